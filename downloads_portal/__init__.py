@@ -1,0 +1,82 @@
+"""The customer download page for Shopify stores that sell through Fileflare."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import account, errors, health, orders, security
+from .upstream import FileflareClient, OrderSource
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+DEFAULTS: dict[str, Any] = {
+    "API_BASE_URL": "https://app.digital-downloads.com",
+    "API_TIMEOUT": 5,
+    "API_MAX_BYTES": 2 * 1024 * 1024,
+    "ORDER_CACHE_SECONDS": 30,
+    "STALE_ORDER_SECONDS": 86400,
+    "NOT_FOUND_CACHE_SECONDS": 60,
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": None,
+    "CACHE_THRESHOLD": 10000,
+    "CACHE_KEY_PREFIX": "downloads-portal:",
+    "CACHE_DEFAULT_TIMEOUT": 300,
+    "RETRY_AFTER_SECONDS": 30,
+}
+
+
+def resource_dir(name: str) -> str:
+    """Find ``templates`` or ``static``: in the wheel's copy, else the source tree."""
+    packaged = PACKAGE_DIR / name
+    if packaged.is_dir():
+        return str(packaged)
+    return str(PACKAGE_DIR.parent / name)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, then DOWNLOADS_PORTAL_* variables, then ``config``."""
+    app = Flask(
+        __name__,
+        template_folder=resource_dir("templates"),
+        static_folder=resource_dir("static"),
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("DOWNLOADS_PORTAL")
+    if config is not None:
+        app.config.from_mapping(config)
+    if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
+        # One folder per installation, so every worker on the machine shares it.
+        app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
+
+    register_extensions(app, make_source(app))
+    register_blueprints(app)
+    errors.init_app(app)
+    return app
+
+
+def make_source(app: Flask) -> OrderSource:
+    """Return the upstream the app fetches orders from."""
+    return FileflareClient(
+        app.config["API_BASE_URL"],
+        timeout=float(app.config["API_TIMEOUT"]),
+        max_bytes=int(app.config["API_MAX_BYTES"]),
+    )
+
+
+def register_extensions(app: Flask, source: OrderSource) -> None:
+    """Set up the cache, the order store and the security headers."""
+    orders.init_app(app, source)
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the routes."""
+    app.register_blueprint(health.bp)
+    app.register_blueprint(account.bp)

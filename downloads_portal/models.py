@@ -1,0 +1,216 @@
+"""Dataclasses for Fileflare's order answer, parsed by the rules in upstream-api.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+
+from .security import safe_url
+
+#: Shopify's name for the only variant of a product that has no variants.
+DEFAULT_VARIANT = "Default Title"
+
+#: What the merchant's message may keep: paragraphs, emphasis and plain links.
+MESSAGE_TAGS = {"p", "br", "em", "strong", "b", "i", "a", "ul", "ol", "li"}
+MESSAGE_ATTRIBUTES = {"a": {"href"}}
+
+
+class InvalidOrder(ValueError):
+    """The upstream's JSON does not have the shape of an order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How often a file was downloaded, out of how many allowed (None: unlimited)."""
+
+    downloaded: int = 0
+    limit: int | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit is None
+
+    @property
+    def used_up(self) -> bool:
+        return self.limit is not None and self.downloaded >= self.limit
+
+    @property
+    def shown(self) -> int:
+        """The count for the bar, clamped to the limit (12 of 10 shows as 10)."""
+        if self.limit is None:
+            return self.downloaded
+        return min(self.downloaded, self.limit)
+
+    @property
+    def remaining(self) -> int | None:
+        if self.limit is None:
+            return None
+        return max(self.limit - self.downloaded, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One downloadable file or link."""
+
+    id: str
+    filename: str
+    size: str
+    is_file: bool
+    is_link: bool
+    url: str | None
+    limits: Limits
+
+    @property
+    def available(self) -> bool:
+        """Whether the customer gets a live download link."""
+        return self.url is not None and not self.limits.used_up
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """The product or variant a line item was bought as."""
+
+    name: str
+    variant_name: str | None = None
+    id: str = ""
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line item of the order and the files attached to it."""
+
+    product: Product
+    assets: tuple[Asset, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Everything a customer may download for one order."""
+
+    number: str
+    lines: tuple[Line, ...]
+    assets: tuple[Asset, ...]
+    title: str | None = None
+    message_html: str | None = None
+
+    @property
+    def lines_with_files(self) -> tuple[Line, ...]:
+        return tuple(line for line in self.lines if line.assets)
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self.assets) or any(line.assets for line in self.lines)
+
+
+def parse_order(payload: Any) -> Order:
+    """Build an Order from the decoded JSON body, or raise InvalidOrder."""
+    body = _mapping(payload, "body")
+    order = _mapping(body.get("order"), "order")
+    text = _mapping(body.get("text") or {}, "text")
+    message = _optional_str(text.get("text"), "text.text")
+    return Order(
+        number=_order_number(order.get("order_number")),
+        lines=tuple(_line(item) for item in _list(order.get("lines"), "lines")),
+        assets=tuple(_asset(item) for item in _list(order.get("assets"), "assets")),
+        title=_optional_str(text.get("title"), "text.title") or None,
+        message_html=sanitize_message(message) if message else None,
+    )
+
+
+def sanitize_message(html: str) -> str | None:
+    """Keep only the merchant's paragraphs, emphasis and http(s) links."""
+    cleaned = nh3.clean(
+        html,
+        tags=MESSAGE_TAGS,
+        attributes=MESSAGE_ATTRIBUTES,
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer",
+    ).strip()
+    return cleaned or None
+
+
+def _line(item: Any) -> Line:
+    line = _mapping(item, "line")
+    product = _mapping(line.get("product") or {}, "product")
+    variant = _optional_str(product.get("variant_name"), "variant_name")
+    if variant is not None and (not variant.strip() or variant == DEFAULT_VARIANT):
+        variant = None
+    return Line(
+        product=Product(
+            name=_optional_str(product.get("name"), "product.name") or "",
+            variant_name=variant,
+            id=_text(product.get("id")),
+            sku=_text(product.get("sku")),
+        ),
+        assets=tuple(_asset(a) for a in _list(line.get("assets"), "line.assets")),
+    )
+
+
+def _asset(item: Any) -> Asset:
+    asset = _mapping(item, "asset")
+    data = _mapping(asset.get("data"), "asset.data")
+    limits = _mapping(asset.get("limits") or {}, "limits")
+    raw_url = _optional_str(data.get("url"), "url")
+    return Asset(
+        id=_text(data.get("id")),
+        filename=_optional_str(data.get("filename"), "filename") or "",
+        size=_text(data.get("size")),
+        is_file=data.get("is_file") is True,
+        is_link=data.get("is_link") is True,
+        url=safe_url(raw_url) if raw_url else None,
+        limits=Limits(
+            downloaded=_count(limits.get("downloaded"), "downloaded") or 0,
+            limit=_count(limits.get("limit"), "limit"),
+        ),
+    )
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidOrder(f"{what} is not an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidOrder(f"{what} is not a list")
+    return value
+
+
+def _count(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidOrder(f"{what} is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidOrder(f"{what} is not a whole number")
+    return max(int(value), 0)
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidOrder(f"{what} is not a string")
+
+
+def _text(value: Any) -> str:
+    """Render an identifier-like scalar as text, tolerating numbers."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, str | int | float):
+        return str(value)
+    return ""
+
+
+def _order_number(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, int | str):
+        return str(value)
+    raise InvalidOrder("order_number is not a number")

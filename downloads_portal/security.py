@@ -1,0 +1,97 @@
+"""Safe URLs, token fingerprints, log redaction and the response headers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+
+#: What a Shopify order token may look like; anything else is not an order.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+
+# Order tokens in paths and upstream query strings, as they appear in log lines.
+_TOKEN_IN_TEXT = re.compile(r"(/orders/|[?&]id=)([A-Za-z0-9_%-]+)")
+
+
+def valid_token(token: str) -> bool:
+    """Return whether ``token`` has the shape of a Shopify order token."""
+    return TOKEN_RE.fullmatch(token) is not None
+
+
+def fingerprint(token: str) -> str:
+    """Return a short, stable stand-in for a token, fit for logs."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def redact(text: str) -> str:
+    """Replace every order token in ``text`` with its fingerprint."""
+    return _TOKEN_IN_TEXT.sub(lambda m: f"{m[1]}~{fingerprint(m[2])}", text)
+
+
+class RedactTokens(logging.Filter):
+    """A log filter that keeps order tokens out of other libraries' log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+#: Loggers that write request URLs: urllib3 for the upstream, werkzeug for ours.
+REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "werkzeug")
+
+
+def install_log_redaction() -> None:
+    """Attach the token filter to every logger known to print URLs."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+def safe_url(url: str) -> str | None:
+    """Return ``url`` if it is an absolute http(s) URL fit for an href, else None."""
+    url = url.strip()
+    if any(ord(c) < 0x20 or c in "\x7f\\" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    return url
+
+
+def set_security_headers(response: Response) -> Response:
+    """Add the headers every answer carries; keep pages out of shared caches."""
+    headers = response.headers
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the response headers and the log redaction."""
+    install_log_redaction()
+    app.after_request(set_security_headers)

@@ -1,0 +1,139 @@
+"""Parsing Fileflare's JSON by the rules of upstream-api.md."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from downloads_portal import fixtures
+from downloads_portal.models import InvalidOrder, Limits, parse_order
+
+
+def test_example_order() -> None:
+    order = parse_order(fixtures.EXAMPLE_ORDER)
+    assert order.number == "1050"
+    assert order.title == "Download files for your orders"
+    assert order.message_html is None
+    (line,) = order.lines
+    assert line.product.name == "My new Book"
+    assert line.product.variant_name == "Paper back"
+    (asset,) = line.assets
+    assert asset.filename == "My new book"
+    assert asset.size == "10MB"
+    assert asset.is_link and not asset.is_file
+    assert asset.url == "https://www.my-website.com/download/my-book.pdf"
+    assert asset.limits == Limits(downloaded=5, limit=10)
+    assert order.assets[0].limits == Limits(downloaded=0, limit=10)
+
+
+@pytest.mark.parametrize(
+    ("limits", "unlimited", "used_up", "shown", "remaining"),
+    [
+        ({"downloaded": 5, "limit": 10}, False, False, 5, 5),
+        ({"downloaded": 9, "limit": 10}, False, False, 9, 1),
+        ({"downloaded": 10, "limit": 10}, False, True, 10, 0),
+        ({"downloaded": 12, "limit": 10}, False, True, 10, 0),
+        ({"downloaded": 3, "limit": None}, True, False, 3, None),
+        ({"downloaded": 3}, True, False, 3, None),
+        ({}, True, False, 0, None),
+        ({"downloaded": 0, "limit": 0}, False, True, 0, 0),
+        ({"downloaded": 2.0, "limit": 4.0}, False, False, 2, 2),
+    ],
+)
+def test_limits(limits, unlimited, used_up, shown, remaining) -> None:
+    body = fixtures.order(lines=[fixtures.line(assets=[fixtures.asset()])])
+    body["order"]["lines"][0]["assets"][0]["limits"] = limits
+    result = parse_order(body).lines[0].assets[0].limits
+    assert result.unlimited is unlimited
+    assert result.used_up is used_up
+    assert result.shown == shown
+    assert result.remaining == remaining
+
+
+@pytest.mark.parametrize("variant", [None, "Default Title", "  "])
+def test_placeholder_variants_are_hidden(variant) -> None:
+    body = fixtures.order(lines=[fixtures.line(variant=variant)])
+    assert parse_order(body).lines[0].product.variant_name is None
+
+
+def test_unknown_fields_are_ignored_and_missing_ones_defaulted() -> None:
+    body = copy.deepcopy(fixtures.EXAMPLE_ORDER)
+    body["surprise"] = {"nested": [1, 2]}
+    body["order"]["currency"] = "EUR"
+    body["order"]["lines"][0]["product"]["colour"] = "red"
+    body["order"]["lines"][0]["assets"][0]["data"]["checksum"] = "abc"
+    body["order"]["lines"][0]["assets"][0]["limits"]["expires"] = None
+    del body["order"]["assets"]
+    del body["text"]
+    order = parse_order(body)
+    assert order.assets == ()
+    assert order.title is None
+    assert order.lines[0].assets[0].limits.downloaded == 5
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox",
+        "//evil.example/file",
+        "/relative/file.pdf",
+        "https://",
+        "https://ex ample.com/\x00",
+        "ftp://files.example.com/a.zip",
+    ],
+)
+def test_only_http_urls_become_links(url) -> None:
+    body = fixtures.order(lines=[fixtures.line(assets=[fixtures.asset(url=url)])])
+    asset = parse_order(body).lines[0].assets[0]
+    assert asset.url is None
+    assert not asset.available
+
+
+def test_merchant_message_is_sanitised() -> None:
+    message = (
+        '<p onclick="x()">Thanks for <em>buying</em>!</p>'
+        "<script>alert(1)</script>"
+        '<a href="javascript:alert(1)">bad</a> <a href="https://help.example.com">help</a>'
+        '<img src="x" onerror="alert(1)"><iframe src="https://evil.example"></iframe>'
+    )
+    html = parse_order(fixtures.order(text=message)).message_html
+    assert "<p>Thanks for <em>buying</em>!</p>" in html
+    assert "script" not in html
+    assert "javascript:" not in html
+    assert "onclick" not in html and "onerror" not in html
+    assert "<img" not in html and "<iframe" not in html
+    assert 'href="https://help.example.com"' in html
+    assert 'rel="noopener noreferrer"' in html
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b.update(order=None),
+        lambda b: b.update(order=[]),
+        lambda b: b["order"].update(lines={"not": "a list"}),
+        lambda b: b["order"].update(assets="nope"),
+        lambda b: b["order"]["lines"].append("not an object"),
+        lambda b: b["order"]["lines"][0].update(assets=42),
+        lambda b: b["order"]["lines"][0]["assets"][0].update(data=None),
+        lambda b: b["order"]["lines"][0]["assets"][0]["limits"].update(downloaded="5"),
+        lambda b: b["order"]["lines"][0]["assets"][0]["limits"].update(limit=True),
+        lambda b: b["order"]["lines"][0]["assets"][0]["limits"].update(limit=2.5),
+        lambda b: b["order"]["lines"][0]["assets"][0]["data"].update(filename=["a"]),
+        lambda b: b["text"].update(text={"html": 1}),
+    ],
+)
+def test_wrong_shape_is_invalid(mutate) -> None:
+    body = copy.deepcopy(fixtures.EXAMPLE_ORDER)
+    mutate(body)
+    with pytest.raises(InvalidOrder):
+        parse_order(body)
+
+
+def test_non_object_body_is_invalid() -> None:
+    with pytest.raises(InvalidOrder):
+        parse_order(["order"])

@@ -1,0 +1,199 @@
+"""The Fileflare client against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+import time
+import traceback
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from downloads_portal import fixtures
+from downloads_portal.upstream import (
+    FileflareClient,
+    OrderNotFound,
+    UpgradeRequired,
+    UpstreamInvalid,
+    UpstreamUnavailable,
+)
+
+from .conftest import ORDERS_PATH, TOKEN, free_port, upstream_calls
+
+
+@pytest.fixture
+def upstream(httpserver: HTTPServer) -> FileflareClient:
+    return FileflareClient(httpserver.url_for("/"), timeout=0.5, max_bytes=64 * 1024)
+
+
+def test_fetches_and_parses_the_order(upstream, serve, httpserver) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    order = upstream.fetch(TOKEN)
+    assert order.number == "1050"
+    (request, _), *_ = httpserver.log
+    assert request.args["id"] == TOKEN
+    assert request.headers["Accept"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, OrderNotFound),
+        (402, UpgradeRequired),
+        (500, UpstreamUnavailable),
+        (503, UpstreamUnavailable),
+        (401, UpstreamUnavailable),
+        (301, UpstreamUnavailable),
+        (204, UpstreamUnavailable),
+    ],
+)
+def test_statuses(upstream, serve, status, error) -> None:
+    serve(status=status)
+    with pytest.raises(error):
+        upstream.fetch(TOKEN)
+
+
+def test_retries_a_503_then_succeeds(upstream, httpserver) -> None:
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=503)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    assert upstream.fetch(TOKEN).number == "1050"
+    assert upstream_calls(httpserver) == 2
+
+
+def test_persistent_503_gives_up_after_two_retries(upstream, serve, httpserver) -> None:
+    serve(status=503)
+    with pytest.raises(UpstreamUnavailable):
+        upstream.fetch(TOKEN)
+    assert upstream_calls(httpserver) == 3
+
+
+def test_a_404_is_not_retried(upstream, serve, httpserver) -> None:
+    serve(status=404)
+    with pytest.raises(OrderNotFound):
+        upstream.fetch(TOKEN)
+    assert upstream_calls(httpserver) == 1
+
+
+def test_retry_after_is_capped(upstream, httpserver) -> None:
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data(
+        "", status=503, headers={"Retry-After": "21600"}
+    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    started = time.monotonic()
+    assert upstream.fetch(TOKEN).number == "1050"
+    # urllib3 would sleep six hours by default; the cap is two seconds.
+    assert time.monotonic() - started < 10
+
+
+def test_timeout_is_unavailable(upstream, httpserver) -> None:
+    released = threading.Event()
+
+    def stall(request: Request) -> Response:
+        released.wait(5)
+        return Response(json.dumps(fixtures.EXAMPLE_ORDER))
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(stall)
+    started = time.monotonic()
+    try:
+        with pytest.raises(UpstreamUnavailable, match="timeout"):
+            upstream.fetch(TOKEN)
+        # A read timeout is not retried: one wait of API_TIMEOUT, not three.
+        assert time.monotonic() - started < 3 * upstream.timeout
+    finally:
+        released.set()
+
+
+def test_trickling_body_stops_at_the_deadline(upstream, httpserver) -> None:
+    def trickle(request: Request) -> Response:
+        def body():
+            yield b'{"order": {"lines": ['
+            for _ in range(40):
+                time.sleep(0.1)
+                yield b" "
+            yield b"]}}"
+
+        return Response(body(), content_type="application/json")
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(trickle)
+    with pytest.raises(UpstreamUnavailable, match="too slow"):
+        upstream.fetch(TOKEN)
+
+
+def test_refused_connection_is_unavailable() -> None:
+    client = FileflareClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    with pytest.raises(UpstreamUnavailable, match="connection failed"):
+        client.fetch(TOKEN)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>Bad gateway</html>", b"", b'{"order": ', b"\xff\xfe{}", b"[" * 100000],
+)
+def test_non_json_is_invalid(upstream, httpserver, body) -> None:
+    httpserver.expect_request(ORDERS_PATH).respond_with_data(
+        body, content_type="application/json"
+    )
+    with pytest.raises(UpstreamInvalid):
+        upstream.fetch(TOKEN)
+
+
+def test_wrong_shape_is_invalid(upstream, serve) -> None:
+    serve({"order": {"lines": "nope"}})
+    with pytest.raises(UpstreamInvalid, match="lines is not a list"):
+        upstream.fetch(TOKEN)
+
+
+def test_oversized_body_is_refused(upstream, httpserver) -> None:
+    big = fixtures.large_order(400)
+    assert len(json.dumps(big)) > 64 * 1024
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(big)
+    with pytest.raises(UpstreamInvalid, match="too large"):
+        upstream.fetch(TOKEN)
+
+
+def test_oversized_body_without_length_is_refused(upstream, httpserver) -> None:
+    def chunked(request: Request) -> Response:
+        return Response(iter([b"[", b" " * 200_000, b"]"]))
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(chunked)
+    with pytest.raises(UpstreamInvalid, match="too large"):
+        upstream.fetch(TOKEN)
+
+
+def test_decompression_bomb_is_refused(upstream, httpserver) -> None:
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 64 * 1024
+    httpserver.expect_request(ORDERS_PATH).respond_with_data(
+        bomb,
+        content_type="application/json",
+        headers={"Content-Encoding": "gzip"},
+    )
+    with pytest.raises(UpstreamInvalid, match="too large"):
+        upstream.fetch(TOKEN)
+
+
+def test_gzip_body_is_accepted(upstream, httpserver) -> None:
+    httpserver.expect_request(ORDERS_PATH).respond_with_data(
+        gzip.compress(json.dumps(fixtures.EXAMPLE_ORDER).encode()),
+        content_type="application/json",
+        headers={"Content-Encoding": "gzip"},
+    )
+    assert upstream.fetch(TOKEN).number == "1050"
+
+
+def test_token_never_reaches_messages_or_logs(upstream, httpserver, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        upstream.fetch(TOKEN)
+    refused = FileflareClient(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    with pytest.raises(UpstreamUnavailable) as refused_error:
+        refused.fetch(TOKEN)
+    assert "Retrying" in caplog.text
+    assert TOKEN not in caplog.text
+    for error in (caught.value, refused_error.value):
+        assert TOKEN not in "".join(traceback.format_exception(error))
