@@ -48,9 +48,9 @@ class OrderStore:
         self,
         cache: Cache,
         source: OrderSource,
-        fresh_seconds: float,
-        stale_seconds: float,
-        not_found_seconds: float,
+        fresh_seconds: int,
+        stale_seconds: int,
+        not_found_seconds: int,
     ) -> None:
         self.cache = cache
         self.source = source
@@ -89,9 +89,9 @@ def init_app(app: Flask, source: OrderSource) -> None:
     app.extensions["order_store"] = OrderStore(
         cache,
         source,
-        fresh_seconds=float(app.config["ORDER_CACHE_SECONDS"]),
-        stale_seconds=float(app.config["STALE_ORDER_SECONDS"]),
-        not_found_seconds=float(app.config["NOT_FOUND_CACHE_SECONDS"]),
+        fresh_seconds=int(app.config["ORDER_CACHE_SECONDS"]),
+        stale_seconds=int(app.config["STALE_ORDER_SECONDS"]),
+        not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
     )
 
 

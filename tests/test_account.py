@@ -1,0 +1,336 @@
+"""The customer's order page, its error pages and its headers."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from downloads_portal import create_app, fixtures
+
+from .conftest import TOKEN, free_port, upstream_calls
+
+URL = f"/account/orders/{TOKEN}"
+
+
+def text_of(html: str) -> str:
+    """Return the page's visible words with tags and runs of space removed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_example_order(client, serve) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    response = client.get(URL)
+    assert response.status_code == 200
+    html = response.text
+    words = text_of(html)
+    assert "Order #1050" in words
+    assert "<h1>Download files for your orders</h1>" in html
+    assert "My new Book" in words and "Paper back" in words
+    assert "Files for your order" in words
+    assert "5 of 10 downloaded" in words
+    assert "0 of 10 downloaded" in words
+    assert '<progress value="5" max="10">' in html
+    assert '<progress value="0" max="10">' in html
+    assert "10MB · External link" in words
+    for url in (
+        "https://www.my-website.com/download/my-book.pdf",
+        "https://www.my-website.com/download/my-book-part-2.pdf",
+    ):
+        assert f'href="{url}" rel="noopener noreferrer"' in html
+
+
+def test_unlimited(client, serve) -> None:
+    serve(fixtures.order(lines=[fixtures.line(assets=[fixtures.asset(limit=None)])]))
+    html = client.get(URL).text
+    assert "Unlimited downloads" in html
+    assert "<progress" not in html
+    assert 'class="button"' in html
+
+
+@pytest.mark.parametrize(("downloaded", "shown"), [(10, 10), (12, 10)])
+def test_used_up(client, serve, downloaded, shown) -> None:
+    url = "https://files.example.com/used-up.zip"
+    asset = fixtures.asset(downloaded=downloaded, limit=10, url=url)
+    serve(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    html = client.get(URL).text
+    assert "Download limit reached" in html
+    assert f"{shown} of 10 downloaded" in text_of(html)
+    assert f'<progress value="{shown}" max="10">' in html
+    assert url not in html
+
+
+def test_one_left(client, serve) -> None:
+    asset = fixtures.asset(downloaded=4, limit=5)
+    serve(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    words = text_of(client.get(URL).text)
+    assert "4 of 5 downloaded" in words
+    assert "1 download left" in words
+
+
+def test_two_left_has_no_note(client, serve) -> None:
+    asset = fixtures.asset(downloaded=3, limit=5)
+    serve(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    assert "download left" not in client.get(URL).text
+
+
+def test_lines_without_files_get_no_card(client, serve) -> None:
+    serve(
+        fixtures.order(
+            lines=[
+                fixtures.line(name="Hard back", assets=[]),
+                fixtures.line(name="E-book", variant="Default Title"),
+            ]
+        )
+    )
+    html = client.get(URL).text
+    assert "Hard back" not in html
+    assert "E-book" in html
+    assert "Default Title" not in html
+    assert "Files for your order" not in html
+
+
+def test_empty_order(client, serve) -> None:
+    serve(fixtures.order(lines=[fixtures.line(name="Hard back", assets=[])]))
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "Nothing to download yet" in response.text
+    assert "Hard back" not in response.text
+
+
+def test_unknown_fields(client, serve) -> None:
+    body = fixtures.order()
+    body["order"]["new_feature"] = {"x": [1, {"y": None}]}
+    body["order"]["lines"][0]["assets"][0]["data"]["preview_url"] = "https://x"
+    serve(body)
+    assert client.get(URL).status_code == 200
+
+
+def test_merchant_text(client, serve) -> None:
+    serve(
+        fixtures.order(
+            title="Thanks for shopping!",
+            text='<p>Need help? <a href="https://help.example.com">Ask us</a>.</p>'
+            "<script>alert('x')</script>",
+        )
+    )
+    html = client.get(URL).text
+    assert "<h1>Thanks for shopping!</h1>" in html
+    assert (
+        '<p>Need help? <a href="https://help.example.com" rel="noopener noreferrer">'
+        "Ask us</a>.</p>" in html
+    )
+    assert "<script" not in html
+
+
+def test_hostile_strings_are_escaped(client, serve) -> None:
+    evil = '<img src=x onerror="alert(1)">'
+    serve(
+        fixtures.order(
+            title=f"<script>alert('title')</script>{evil}",
+            lines=[
+                fixtures.line(
+                    name=f"<b>Bold</b>{evil}",
+                    variant='"><script>alert(2)</script>',
+                    assets=[
+                        fixtures.asset(filename=f"{evil}.zip", size="<i>1MB</i>"),
+                        fixtures.asset(
+                            filename="js", url="javascript:alert(document.cookie)"
+                        ),
+                        fixtures.asset(
+                            filename="data", url="data:text/html;base64,PHNjcmlwdD4="
+                        ),
+                    ],
+                )
+            ],
+        )
+    )
+    html = client.get(URL).text
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "<b>Bold</b>" not in html and "&lt;b&gt;Bold&lt;/b&gt;" in html
+    assert "javascript:" not in html
+    assert "data:text/html" not in html
+    assert html.count('class="button"') == 1
+    assert "This download isn't available right now" in text_of(html)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["bad!token", "a" * 101, "tok%20en", "tok.en", "..", "%2e%2e", "t%00k", "tøken"],
+)
+def test_malformed_tokens_never_reach_the_upstream(client, httpserver, token) -> None:
+    response = client.get(f"/account/orders/{token}")
+    assert response.status_code == 404
+    assert "find that order" in response.text or "Page not found" in response.text
+    assert upstream_calls(httpserver) == 0
+
+
+def test_longest_valid_token_is_looked_up(client, serve, httpserver) -> None:
+    token = "A-z_9" * 20
+    serve(fixtures.EXAMPLE_ORDER, token=token)
+    assert client.get(f"/account/orders/{token}").status_code == 200
+    assert upstream_calls(httpserver) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "heading"),
+    [
+        (404, "We couldn't find that order"),
+        (402, "Downloads aren't available here yet"),
+        (500, "Downloads are temporarily unavailable"),
+        (503, "Downloads are temporarily unavailable"),
+    ],
+)
+def test_upstream_statuses(client, serve, status, heading) -> None:
+    serve(status=status)
+    response = client.get(URL)
+    assert response.status_code == {500: 503}.get(status, status)
+    assert heading in text_of(response.text)
+    assert response.text.startswith("<!doctype html>")
+    assert "Traceback" not in response.text
+
+
+def test_upgrade_page_speaks_to_customer_and_owner(client, serve) -> None:
+    serve(status=402)
+    words = text_of(client.get(URL).text)
+    assert "contact the store" in words
+    assert "Premium plan" in words
+
+
+def test_unavailable_says_when_to_retry(client, serve) -> None:
+    serve(status=503)
+    response = client.get(URL)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>oops</html>", b'{"order": {"lines": 5}}', b'{"order": 1}']
+)
+def test_unusable_answers_are_502(client, httpserver, body) -> None:
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
+        body, content_type="application/json"
+    )
+    response = client.get(URL)
+    assert response.status_code == 502
+    assert "temporarily unavailable" in response.text
+
+
+def test_oversized_answer_is_502(app, httpserver) -> None:
+    app.extensions["order_store"].source.max_bytes = 10_000
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_json(
+        fixtures.large_order(60)
+    )
+    assert app.test_client().get(URL).status_code == 502
+
+
+def test_timeout_is_503(config, httpserver) -> None:
+    import threading
+
+    released = threading.Event()
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_handler(
+        lambda request: released.wait(5) and None
+    )
+    config["API_TIMEOUT"] = 0.3
+    try:
+        response = create_app(config).test_client().get(URL)
+    finally:
+        released.set()
+    assert response.status_code == 503
+    assert "temporarily unavailable" in response.text
+
+
+def test_refused_connection_is_503(config) -> None:
+    config["API_BASE_URL"] = f"http://127.0.0.1:{free_port()}"
+    response = create_app(config).test_client().get(URL)
+    assert response.status_code == 503
+    assert "can't reach the download server" in text_of(response.text)
+
+
+def test_unknown_url_has_the_same_look(client) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+    assert "/static/portal.css" in response.text
+
+
+def test_wrong_method_has_a_page(client) -> None:
+    response = client.post(URL)
+    assert response.status_code == 405
+    assert "Method Not Allowed" in response.text
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_error_is_a_500_page(app, client, serve, monkeypatch) -> None:
+    def explode(token: str):
+        raise RuntimeError(f"secret detail {token}")
+
+    monkeypatch.setattr(app.extensions["order_store"], "get", explode)
+    response = client.get(URL)
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text
+    assert "secret detail" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_healthz_touches_nothing(app, httpserver, monkeypatch) -> None:
+    def forbidden(*args, **kwargs):
+        raise AssertionError("healthz touched the cache")
+
+    cache_backend = app.extensions["cache"]
+    for backend in cache_backend.values():
+        monkeypatch.setattr(backend, "get", forbidden)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.text == "ok\n"
+    assert upstream_calls(httpserver) == 0
+
+
+@pytest.mark.parametrize("path", [URL, "/nope", "/healthz", "/account/orders/bad!"])
+def test_security_headers(client, serve, path) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    headers = client.get(path).headers
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "private, no-store"
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "base-uri 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "script-src" not in csp
+
+
+def test_error_pages_are_not_cached(client, serve) -> None:
+    serve(status=503)
+    assert client.get(URL).headers["Cache-Control"] == "private, no-store"
+
+
+def test_stylesheet_may_be_cached(client) -> None:
+    with client.get("/static/portal.css") as response:
+        assert response.status_code == 200
+        assert "no-store" not in response.headers.get("Cache-Control", "")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_page_has_no_script(client, serve) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    assert "<script" not in client.get(URL).text
+
+
+def test_settings_come_from_the_environment(
+    monkeypatch, httpserver: HTTPServer
+) -> None:
+    monkeypatch.setenv("DOWNLOADS_PORTAL_API_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DOWNLOADS_PORTAL_ORDER_CACHE_SECONDS", "7")
+    app = create_app({"CACHE_TYPE": "SimpleCache"})
+    assert app.config["API_BASE_URL"] == "http://127.0.0.1:9"
+    assert app.config["ORDER_CACHE_SECONDS"] == 7
+    assert app.extensions["order_store"].fresh_seconds == 7
+    app = create_app({"CACHE_TYPE": "SimpleCache", "ORDER_CACHE_SECONDS": 3})
+    assert app.extensions["order_store"].fresh_seconds == 3
