@@ -1,0 +1,1 @@
+"""The benchmark: throughput, latency and cost of the download page, as ratios."""

@@ -1,0 +1,78 @@
+"""A stand-in for Fileflare on loopback that serves fixture orders and counts calls."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from downloads_portal import fixtures
+
+ORDERS_PATH = "/api/v2/customer-account-orders"
+LINES_TOKEN = re.compile(r"lines-(\d{1,4})")
+
+
+def body_for(token: str) -> tuple[int, bytes]:
+    """Return the status and body Fileflare would send for a bench token."""
+    if token == "example":
+        return 200, json.dumps(fixtures.EXAMPLE_ORDER).encode()
+    if match := LINES_TOKEN.fullmatch(token):
+        return 200, json.dumps(fixtures.large_order(int(match[1]))).encode()
+    if token.startswith("failing"):
+        return 503, b""
+    return 404, b""
+
+
+class StandIn(ThreadingHTTPServer):
+    """The server: ``latency`` seconds per answer, calls counted per token."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int = 0, latency: float = 0.0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self._bodies: dict[str, tuple[int, bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def answer(self, token: str) -> tuple[int, bytes]:
+        with self.lock:
+            self.calls[token] += 1
+            if token not in self._bodies:
+                self._bodies[token] = body_for(token)
+            return self._bodies[token]
+
+    def start(self) -> StandIn:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: StandIn
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        url = urlsplit(self.path)
+        token = parse_qs(url.query).get("id", [""])[0]
+        if url.path != ORDERS_PATH:
+            status, body = 404, b""
+        else:
+            status, body = self.server.answer(token)
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: a benchmark prints only its results."""
