@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         rss = worker_rss(master)
         wire = bytes_on_the_wire(base)
-    upstream.shutdown()
+    upstream.stop()
 
     routes = summarise(runs)
     views = sum(
