@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, security
+from . import account, errors, health, orders, proxy, security
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
     "RETRY_AFTER_SECONDS": 30,
+    "SHOPIFY_API_SECRET": None,
+    "PROXY_TIMESTAMP_SKEW": 90,
+    "PROXY_STANDALONE": False,
+    "PROXY_REQUIRE_LOGIN": False,
+    "PUBLIC_URL": None,
 }
 
 
@@ -80,3 +85,4 @@ def register_blueprints(app: Flask) -> None:
     """Attach the routes."""
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
+    proxy.init_app(app)
