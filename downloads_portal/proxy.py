@@ -77,7 +77,7 @@ def group(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def signed_message(params: Mapping[str, Sequence[str]]) -> str:
-    """Build the text Shopify signs: sorted ``key=v1,v2`` strings, signature left out."""
+    """Build the text Shopify signs: the sorted ``key=v1,v2`` strings, unsigned."""
     return "".join(
         sorted(
             f"{key}={','.join(values)}"

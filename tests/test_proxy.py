@@ -9,7 +9,7 @@ import re
 import time
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from liquid import Environment, Node, Tag
@@ -186,7 +186,7 @@ def test_whole_strings_are_sorted_not_keys(client, httpserver, order_served) -> 
 @pytest.mark.parametrize("at", [0, 2, 4])
 def test_signature_anywhere(client, order_served, at) -> None:
     query = signed(at=at)
-    assert query.index("signature=") < len(query) - 64 or at == 4
+    assert [key for key, _ in parse_qsl(query)].index("signature") == at
     assert client.get(f"{URL}?{query}").status_code == 200
 
 
@@ -206,8 +206,9 @@ REFUSED = {
     "blank signature": lambda: urlencode([*shopify_params(), ("signature", "")]),
     "no query": lambda: "",
     "tampered shop": lambda: signed().replace("my-store", "other-store"),
-    "tampered signature": lambda: signed()[:-1]
-    + ("0" if not signed().endswith("0") else "1"),
+    "tampered signature": lambda: (
+        signed()[:-1] + ("0" if not signed().endswith("0") else "1")
+    ),
     "uppercase hex": lambda: re.sub(
         r"signature=([0-9a-f]+)", lambda m: "signature=" + m[1].upper(), signed()
     ),
@@ -310,6 +311,9 @@ HOSTILE = [
 ]
 
 
+HOSTILE_URL = "https://files.example.com/{{ 7 | times: 6 }}/{% raw %}.zip"
+
+
 def hostile_order() -> dict[str, Any]:
     """An order whose every text field tries to run Liquid, some split across two."""
     body = fixtures.order(
@@ -323,7 +327,7 @@ def hostile_order() -> dict[str, Any]:
                     fixtures.asset(
                         filename=f"{HOSTILE[5]}.zip {{",
                         size="{%",
-                        url="https://files.example.com/{{ 7 | times: 6 }}/{% raw %}.zip",
+                        url=HOSTILE_URL,
                     ),
                     fixtures.asset(filename="{", size="{", url=None),
                 ],
@@ -390,7 +394,7 @@ def test_hostile_data_stays_inert(config, serve, standalone) -> None:
     assert "{ 7 | times: 6 }} {{- 'x' | upcase -}}" in page.text
     assert "{% comment %}.zip {" in page.text
     assert "42" not in page.text and "LEAKED" not in rendered
-    assert "https://files.example.com/{{ 7 | times: 6 }}/{% raw %}.zip" in page.links
+    assert HOSTILE_URL in page.links
     assert "https://shop.example/{{ shop.name }}" in page.links
     # Braces in the answer come only from the data (as references) or the layout tag.
     assert not re.search(r"[{}]", without_style(literal))
