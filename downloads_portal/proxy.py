@@ -54,6 +54,14 @@ class ProxyRequest:
     customer_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How proxy pages load the stylesheet: a URL on our host, or inline."""
+
+    stylesheet_url: str | None
+    inline_css: Verbatim | None
+
+
 def parse_query(query: bytes) -> list[tuple[str, str]]:
     """Split a raw query string into decoded pairs, in order, blank values kept."""
     try:
@@ -182,6 +190,8 @@ def layout_context() -> dict[str, Any]:
     }
 
 
+# No rule here merges slashes: that would answer with a redirect, which Shopify
+# would follow on its own servers.
 @bp.get("/orders/<token>", merge_slashes=False)
 def order(token: str) -> str:
     """Show the order inside the store, or ask the customer to log in first."""
@@ -202,14 +212,6 @@ def elsewhere(rest: str = "") -> str:
     raise NotFound()
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How proxy pages load the stylesheet: a URL on our host, or inline."""
-
-    stylesheet_url: str | None
-    inline_css: Verbatim | None
-
-
 def stylesheet_settings(app: Flask) -> Settings:
     """Link the stylesheet from PUBLIC_URL, or read it for inlining."""
     public_url = app.config.get("PUBLIC_URL")
@@ -222,7 +224,7 @@ def stylesheet_settings(app: Flask) -> Settings:
         log.warning("PUBLIC_URL is not an http(s) URL; the proxy inlines its styles")
     css = (Path(app.static_folder or "") / "portal.css").read_text(encoding="utf-8")
     if _UNSAFE_IN_STYLE.search(css):
-        log.warning("portal.css holds '</', '{{' or '{%%'; proxy pages go unstyled")
+        log.warning("portal.css holds '</', '{{' or '{%'; proxy pages go unstyled")
         return Settings(None, None)
     return Settings(None, Verbatim(css))
 

@@ -400,6 +400,14 @@ def test_hostile_data_stays_inert(config, serve, standalone) -> None:
     assert not re.search(r"[{}]", without_style(literal))
 
 
+def test_account_page_shows_braces_as_written(client, serve) -> None:
+    serve(hostile_order())
+    page = Page(client.get(f"/account/orders/{TOKEN}").text)
+    for text in HOSTILE:
+        assert text in page.text
+    assert HOSTILE_URL in page.links
+
+
 def test_standalone_is_a_whole_page(config, order_served) -> None:
     app = create_app({**config, "PROXY_STANDALONE": True})
     response = app.test_client().get(f"{URL}?{signed()}")
@@ -451,7 +459,10 @@ def test_bad_token_is_not_found_without_upstream(client, httpserver) -> None:
     assert upstream_calls(httpserver) == 0
 
 
-@pytest.mark.parametrize("path", ["/proxy", "/proxy/", f"{URL}/", "/proxy/orders/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/proxy", "/proxy/", f"{URL}/", "/proxy/orders/", f"/proxy//orders/{TOKEN}"],
+)
 def test_never_redirects(client, path) -> None:
     response = client.get(f"{path}?{signed()}")
     assert response.status_code == 404
