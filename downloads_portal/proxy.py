@@ -35,6 +35,9 @@ SINGLE_PARAMS = ("signature", "timestamp", "shop")
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
 
+#: The element that holds a fragment (templates/proxy/fragment.html).
+FRAGMENT_SELECTOR = "#downloads-portal"
+
 LIQUID_CONTENT_TYPE = "application/liquid; charset=utf-8"
 
 # Never inlined: text that would end the <style> element or run as Liquid.
@@ -226,7 +229,20 @@ def stylesheet_settings(app: Flask) -> Settings:
     if _UNSAFE_IN_STYLE.search(css):
         log.warning("portal.css holds '</', '{{' or '{%'; proxy pages go unstyled")
         return Settings(None, None)
+    if not app.config["PROXY_STANDALONE"]:
+        css = scoped(css)
     return Settings(None, Verbatim(css))
+
+
+def scoped(css: str) -> str:
+    """Confine the stylesheet to the fragment, so the theme around it keeps its looks.
+
+    The page's ``:root`` settings move to the fragment itself; rules for ``body`` and
+    other elements outside it match nothing. Browsers without ``@scope`` skip the
+    whole block and show the fragment in the theme's own styles.
+    """
+    inner = re.sub(r":root\b", ":scope", css)
+    return f"@scope ({FRAGMENT_SELECTOR}) {{\n{inner}\n}}\n"
 
 
 def init_app(app: Flask) -> None:

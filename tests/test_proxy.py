@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
+import shutil
+import subprocess
 import time
 from html.parser import HTMLParser
 from typing import Any
@@ -18,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures, proxy
 
-from .conftest import TOKEN, upstream_calls
+from .conftest import TOKEN, require, upstream_calls
 
 SECRET = "shpss_0123456789abcdef"
 URL = f"/proxy/orders/{TOKEN}"
@@ -421,8 +424,69 @@ def test_standalone_is_a_whole_page(config, order_served) -> None:
 def test_inline_styles_are_liquid_safe(client, order_served) -> None:
     body = client.get(f"{URL}?{signed()}").text
     css = re.search(r"<style>(.*?)</style>", body, flags=re.S)
-    assert css is not None and ":root" in css[1]
+    assert css is not None and css[1].startswith("@scope (#downloads-portal) {")
+    assert ":root" not in css[1] and ":scope {" in css[1]
     assert render_liquid(css[0])[0] == css[0]
+
+
+THEME = """<!doctype html>
+<html><head><style>
+body { background: rgb(253, 246, 227); font-family: Georgia, serif; }
+.card { border: 4px dashed rgb(255, 0, 0); }
+.button { background: rgb(0, 128, 0); }
+</style></head>
+<body>
+<header><a class="button" id="theme-button" href="#">Theme button</a></header>
+<div class="card" id="theme-card">The theme's own card</div>
+<main>FRAGMENT</main>
+<pre id="probe"></pre>
+<script>
+  const style = (el) => getComputedStyle(el);
+  const ours = (name) => document.querySelector("#downloads-portal " + name);
+  document.getElementById("probe").textContent = JSON.stringify({
+    body: style(document.body).backgroundColor,
+    bodyFont: style(document.body).fontFamily,
+    themeCard: style(document.getElementById("theme-card")).borderTopStyle,
+    themeButton: style(document.getElementById("theme-button")).backgroundColor,
+    ourCard: style(ours(".card")).borderTopLeftRadius,
+    ourButton: style(ours(".button")).backgroundColor,
+  });
+</script>
+</body></html>
+"""
+
+
+def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
+    """In a real browser, the inlined styles dress the fragment and nothing else."""
+    chromium = shutil.which("chromium")
+    require(chromium is not None, "chromium is not installed")
+    body, _ = render_liquid(client.get(f"{URL}?{signed()}").text)
+    page = tmp_path / "store.html"
+    page.write_text(THEME.replace("FRAGMENT", body), encoding="utf-8")
+    result = subprocess.run(
+        [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    probe = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, flags=re.S)
+    assert probe is not None, result.stderr[-2000:]
+    seen = json.loads(probe[1])
+    assert seen["body"] == "rgb(253, 246, 227)"
+    assert seen["bodyFont"] == "Georgia, serif"
+    assert seen["themeCard"] == "dashed"
+    assert seen["themeButton"] == "rgb(0, 128, 0)"
+    assert seen["ourCard"] == "12px"
+    assert seen["ourButton"] not in ("rgb(0, 128, 0)", "rgba(0, 0, 0, 0)")
 
 
 def test_stylesheet_from_public_url(config, order_served) -> None:
