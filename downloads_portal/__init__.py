@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, security
+from . import account, errors, health, orders, preview, security, themes
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
     "RETRY_AFTER_SECONDS": 30,
+    "PREVIEW": False,
+    "THEME_DIR": None,
 }
 
 
@@ -51,6 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("DOWNLOADS_PORTAL")
     if config is not None:
         app.config.from_mapping(config)
+    if app.config["PREVIEW"]:
+        # Designers edit templates and want every change on the next reload.
+        app.config["TEMPLATES_AUTO_RELOAD"] = app.jinja_env.auto_reload = True
+        app.config["CACHE_TYPE"] = "SimpleCache"
     if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
         # One folder per installation, so every worker on the machine shares it.
         app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
@@ -62,7 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def make_source(app: Flask) -> OrderSource:
-    """Return the upstream the app fetches orders from."""
+    """Return the upstream the app fetches orders from: Fileflare, or the fixtures."""
+    if app.config["PREVIEW"]:
+        return preview.FixtureSource()
     return FileflareClient(
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
@@ -71,7 +79,8 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the cache, the order store and the security headers."""
+    """Set up the theme, the cache, the order store and the security headers."""
+    themes.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
@@ -80,3 +89,5 @@ def register_blueprints(app: Flask) -> None:
     """Attach the routes."""
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
+    if app.config["PREVIEW"]:
+        app.register_blueprint(preview.bp)
