@@ -38,6 +38,13 @@ class Scenario:
     error: type[UpstreamError] | None = None
     cached_age: float | None = None
 
+    @property
+    def status(self) -> int:
+        """The status the customer's page answers with."""
+        if self.error is None or self.cached_age is not None:
+            return 200
+        return self.error.status
+
     def order(self) -> Order:
         """Parse the scenario's body as the real client would."""
         return parse_order(self.body)
