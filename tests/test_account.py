@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from html import unescape
 
@@ -41,6 +42,20 @@ def test_example_order(client, serve) -> None:
     ):
         assert f'href="{url}" rel="noopener noreferrer"' in html
 
+
+def test_example_order_fits_one_round_trip(client, serve) -> None:
+    """The example page and its stylesheet, gzipped, fit in 14 KB (one round trip)."""
+    serve(fixtures.EXAMPLE_ORDER)
+    with client.get(URL) as page:
+        links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text)
+        bodies = [page.data]
+    assert links
+    for href in links:
+        with client.get(href) as stylesheet:
+            assert stylesheet.status_code == 200
+            bodies.append(stylesheet.data)
+    total = sum(len(gzip.compress(body, compresslevel=6)) for body in bodies)
+    assert total <= 14 * 1024, f"{total} bytes gzipped"
 
 def test_unlimited(client, serve) -> None:
     serve(fixtures.order(lines=[fixtures.line(assets=[fixtures.asset(limit=None)])]))
