@@ -57,6 +57,7 @@ def test_example_order_fits_one_round_trip(client, serve) -> None:
     total = sum(len(gzip.compress(body, compresslevel=6)) for body in bodies)
     assert total <= 14 * 1024, f"{total} bytes gzipped"
 
+
 def test_unlimited(client, serve) -> None:
     serve(fixtures.order(lines=[fixtures.line(assets=[fixtures.asset(limit=None)])]))
     html = client.get(URL).text
