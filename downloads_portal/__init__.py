@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, proxy, security
+from . import account, errors, health, orders, preview, proxy, security, themes
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_STANDALONE": False,
     "PROXY_REQUIRE_LOGIN": False,
     "PUBLIC_URL": None,
+    "PREVIEW": False,
+    "THEME_DIR": None,
 }
 
 
@@ -56,6 +58,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("DOWNLOADS_PORTAL")
     if config is not None:
         app.config.from_mapping(config)
+    if app.config["PREVIEW"]:
+        # Designers edit templates and want every change on the next reload.
+        app.config["TEMPLATES_AUTO_RELOAD"] = app.jinja_env.auto_reload = True
+        app.config["CACHE_TYPE"] = "SimpleCache"
     if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
         # One folder per installation, so every worker on the machine shares it.
         app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
@@ -67,7 +73,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def make_source(app: Flask) -> OrderSource:
-    """Return the upstream the app fetches orders from."""
+    """Return the upstream the app fetches orders from: Fileflare, or the fixtures."""
+    if app.config["PREVIEW"]:
+        return preview.FixtureSource()
     return FileflareClient(
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
@@ -76,7 +84,8 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the cache, the order store and the security headers."""
+    """Set up the theme, the cache, the order store and the security headers."""
+    themes.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
@@ -86,3 +95,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
     proxy.init_app(app)
+    if app.config["PREVIEW"]:
+        app.register_blueprint(preview.bp)

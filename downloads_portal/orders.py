@@ -82,6 +82,11 @@ class OrderStore:
         self.cache.set(key, fetched, timeout=self.stale_seconds)
         return OrderView(order, fetched.fetched_at)
 
+    def remember(self, token: str, order: Order, fetched_at: float) -> None:
+        """Keep ``order`` as if it had been fetched for ``token`` at ``fetched_at``."""
+        entry = Entry(order, fetched_at)
+        self.cache.set(cache_key(token), entry, timeout=self.stale_seconds)
+
 
 def init_app(app: Flask, source: OrderSource) -> None:
     """Set up the cache and the store that fetches from ``source``."""

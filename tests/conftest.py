@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,10 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app
+
+#: Where the browser tests leave their screenshots, reported at the end of the run.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+SCREENSHOTS_TAKEN = pytest.StashKey[int]()
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
 TOKEN = "0c732eb6fd9802a0821a9d29888baee8"
@@ -72,3 +77,11 @@ def serve(httpserver: HTTPServer):
             handler.respond_with_json(body, status=status, **kwargs)
 
     return serve
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the browser tests' screenshots are, when some were taken."""
+    taken = terminalreporter.config.stash.get(SCREENSHOTS_TAKEN, 0)
+    if taken:
+        terminalreporter.write_sep("-", "screenshots")
+        terminalreporter.write_line(f"{taken} screenshots in {SCREENSHOTS}")
