@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, security
+from . import account, errors, health, limits, logs, metrics, orders, security
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,7 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_OPTIONS": None,
+    "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
+    "NOT_FOUND_RATE_LIMIT": "20 per minute",
+    "PROXY_FIX_X_FOR": 0,
 }
 
 
@@ -58,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app, make_source(app))
     register_blueprints(app)
     errors.init_app(app)
+    limits.init_app(app)
     return app
 
 
@@ -71,7 +76,9 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the cache, the order store and the security headers."""
+    """Set up request ids, metrics, the cache, the order store and the headers."""
+    logs.init_app(app)
+    metrics.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
