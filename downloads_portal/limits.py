@@ -25,7 +25,9 @@ def client_address() -> str:
     """
     address = request.remote_addr or "unknown"
     if request.blueprint == "proxy":
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        hops = [
+            h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")
+        ]
         ours = int(current_app.config["PROXY_FIX_X_FOR"])
         if len(hops) > ours and hops[-1 - ours]:
             address = hops[-1 - ours]
@@ -39,7 +41,7 @@ def ended_not_found(response: Response) -> bool:
 
 def handle_limited(exc: RateLimitExceeded) -> Response:
     """Render the 429 page, saying when to come back."""
-    metrics.RATE_LIMITED.inc()
+    metrics.rate_limited()
     response = render_error(429, order_page=True)
     response.headers["Retry-After"] = str(_retry_after(exc))
     return response

@@ -1,33 +1,86 @@
 """Prometheus metrics: requests, upstream calls, the cache and the rate limit.
 
 Under gunicorn every worker writes to ``PROMETHEUS_MULTIPROC_DIR`` and the master serves
-the sum on ``METRICS_PORT`` (see ``gunicorn_conf``); nothing is served from the app.
+the sum on ``METRICS_PORT`` (see ``gunicorn_conf``); the app itself serves nothing.
+prometheus_client picks its multi-process mode when first imported, so it is imported
+only once a metric is needed, after gunicorn's settings have named the folder.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import Counter, Histogram
 
-REQUESTS = Counter(
-    "portal_requests_total", "Answers by route and status.", ["endpoint", "status"]
-)
-REQUEST_SECONDS = Histogram(
-    "portal_request_seconds", "Time to answer, by route.", ["endpoint"]
-)
-UPSTREAM_CALLS = Counter(
-    "portal_upstream_calls_total", "Calls to Fileflare by outcome.", ["outcome"]
-)
-UPSTREAM_SECONDS = Histogram("portal_upstream_seconds", "Time of a call to Fileflare.")
-CACHE = Counter(
-    "portal_cache_total",
-    "Order lookups: hit (from the cache), miss (fetched) or stale (old copy served).",
-    ["result"],
-)
-CACHE_ERRORS = Counter("portal_cache_errors_total", "Cache operations that failed.")
-RATE_LIMITED = Counter("portal_rate_limited_total", "Lookups refused with a 429.")
+
+@dataclass(frozen=True)
+class Instruments:
+    """The process's counters and histograms."""
+
+    requests: Any
+    request_seconds: Any
+    upstream_calls: Any
+    upstream_seconds: Any
+    cache: Any
+    cache_errors: Any
+    rate_limited: Any
+
+
+@cache
+def instruments() -> Instruments:
+    """Create the metrics, once per process."""
+    from prometheus_client import Counter, Histogram
+
+    return Instruments(
+        requests=Counter(
+            "portal_requests_total",
+            "Answers by route and status.",
+            ["endpoint", "status"],
+        ),
+        request_seconds=Histogram(
+            "portal_request_seconds", "Time to answer, by route.", ["endpoint"]
+        ),
+        upstream_calls=Counter(
+            "portal_upstream_calls_total", "Calls to Fileflare by status.", ["status"]
+        ),
+        upstream_seconds=Histogram(
+            "portal_upstream_seconds", "Time of one call to Fileflare."
+        ),
+        cache=Counter(
+            "portal_cache_total",
+            "Order lookups: hit (cached), miss (fetched) or stale (old copy served).",
+            ["result"],
+        ),
+        cache_errors=Counter("portal_cache_errors_total", "Cache calls that failed."),
+        rate_limited=Counter(
+            "portal_rate_limited_total", "Lookups refused with a 429."
+        ),
+    )
+
+
+def cache_result(result: str) -> None:
+    """Count an order lookup as a cache ``hit``, ``miss`` or ``stale`` serve."""
+    instruments().cache.labels(result).inc()
+
+
+def cache_error() -> None:
+    """Count a cache call that failed."""
+    instruments().cache_errors.inc()
+
+
+def upstream_call(status: str, seconds: float) -> None:
+    """Count and time one call to Fileflare."""
+    metrics = instruments()
+    metrics.upstream_calls.labels(status).inc()
+    metrics.upstream_seconds.observe(seconds)
+
+
+def rate_limited() -> None:
+    """Count a refused lookup."""
+    instruments().rate_limited.inc()
 
 
 def _start_timer() -> None:
@@ -35,11 +88,12 @@ def _start_timer() -> None:
 
 
 def _observe(response: Response) -> Response:
+    metrics = instruments()
     endpoint = request.endpoint or "none"
-    REQUESTS.labels(endpoint, str(response.status_code)).inc()
+    metrics.requests.labels(endpoint, str(response.status_code)).inc()
     started = g.get("metrics_started")
     if started is not None:
-        REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - started)
     return response
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from flask import Flask, current_app
 from flask_caching import Cache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from . import metrics
 from .models import Order
@@ -122,7 +122,7 @@ class SafeCache:
         return result
 
     def _failed(self, exc: Exception, now: float) -> None:
-        metrics.CACHE_ERRORS.inc()
+        metrics.cache_error()
         self.failing = True
         self.retry_at = now + CACHE_RETRY_SECONDS
         if now - self.warned_at >= WARN_EVERY_SECONDS:
@@ -149,7 +149,7 @@ class KeyLocks:
 
     @contextmanager
     def hold(self, key: str, timeout: float) -> Iterator[bool]:
-        """Hold the key's lock, waiting at most ``timeout``; yield whether it was got."""
+        """Hold the key's lock, waiting at most ``timeout``; yield whether it was."""
         with self._guard:
             slot = self._slots.setdefault(key, _Slot())
             slot.users += 1
@@ -223,16 +223,18 @@ class OrderStore:
         if entry is None:
             return False
         age = time.time() - entry.fetched_at
-        return entry.order is None or age < self.fresh_seconds or entry.fetched_at >= since
+        return (
+            entry.order is None or age < self.fresh_seconds or entry.fetched_at >= since
+        )
 
     def _hit(self, entry: Entry) -> OrderView:
-        metrics.CACHE.labels("hit").inc()
+        metrics.cache_result("hit")
         if entry.order is None:
             raise OrderNotFound()
         return OrderView(entry.order, entry.fetched_at)
 
     def _fetch(self, token: str, key: str, entry: Entry | None) -> OrderView:
-        metrics.CACHE.labels("miss").inc()
+        metrics.cache_result("miss")
         started = time.time()
         try:
             order = self._call_source(token)
@@ -257,20 +259,19 @@ class OrderStore:
             outcome = str(exc.status)
             raise
         finally:
-            metrics.UPSTREAM_CALLS.labels(outcome).inc()
-            metrics.UPSTREAM_SECONDS.observe(time.perf_counter() - started)
+            metrics.upstream_call(outcome, time.perf_counter() - started)
 
     def _fallback(self, entry: Entry | None, error: UpstreamError) -> OrderView:
-        """Serve the last good copy for an unavailable upstream, else raise ``error``."""
+        """Serve the last good copy if the upstream is unwell, else raise ``error``."""
         if isinstance(error, UpstreamUnavailable) and entry and entry.order is not None:
             if time.time() - entry.fetched_at < self.stale_seconds:
-                metrics.CACHE.labels("stale").inc()
+                metrics.cache_result("stale")
                 return OrderView(entry.order, entry.fetched_at, stale=True)
         raise error
 
 
 def lock_seconds(api_timeout: float) -> int:
-    """Return how long a fetch may hold its lock: the client's whole deadline, and one."""
+    """Return how long a fetch may hold its lock: the client's deadline, and one."""
     return math.ceil(3 * api_timeout) + 1
 
 

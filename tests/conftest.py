@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
@@ -144,3 +147,33 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def slow_upstream() -> Iterator[HTTPServer]:
+    """A stand-in that answers many lookups at once, each after a while."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+class AnswerAfter:
+    """A handler that sleeps, then answers with ``body`` or ``status``.
+
+    It counts lookups as they arrive: the server's log only has them once answered.
+    """
+
+    def __init__(self, seconds: float, body: Any = None, status: int = 200) -> None:
+        self.seconds = seconds
+        self.text = "" if body is None else json.dumps(body)
+        self.status = status
+        self.arrived = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.arrived += 1
+        time.sleep(self.seconds)
+        return Response(self.text, status=self.status, content_type="application/json")

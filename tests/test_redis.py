@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -13,45 +12,13 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
 
-from .conftest import ORDERS_PATH, REDIS_URL, TOKEN, upstream_calls
+from .conftest import ORDERS_PATH, REDIS_URL, TOKEN, AnswerAfter, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
-
-
-@pytest.fixture
-def slow_upstream() -> Iterator[HTTPServer]:
-    """A stand-in that answers many lookups at once, each after a while."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-class AnswerAfter:
-    """A handler that sleeps, then answers with ``body`` or ``status``.
-
-    It counts lookups as they arrive: the server's log only has them once answered.
-    """
-
-    def __init__(self, seconds: float, body: Any = None, status: int = 200) -> None:
-        self.seconds = seconds
-        self.text = "" if body is None else json.dumps(body)
-        self.status = status
-        self.arrived = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Response:
-        with self.lock:
-            self.arrived += 1
-        time.sleep(self.seconds)
-        return Response(self.text, status=self.status, content_type="application/json")
 
 
 def burst(apps: list[Flask], path: str, size: int = 40) -> list[tuple[int, str]]:
