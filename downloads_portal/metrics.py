@@ -99,5 +99,7 @@ def _observe(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Count and time every answer."""
+    # Created here, before any request thread can race to create them twice.
+    instruments()
     app.before_request(_start_timer)
     app.after_request(_observe)
