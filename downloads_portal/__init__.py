@@ -9,7 +9,19 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, preview, proxy, security, themes
+from . import (
+    account,
+    errors,
+    health,
+    limits,
+    logs,
+    metrics,
+    orders,
+    preview,
+    proxy,
+    security,
+    themes,
+)
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_OPTIONS": None,
+    "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
     "SHOPIFY_API_SECRET": None,
     "PROXY_TIMESTAMP_SKEW": 90,
@@ -34,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,
     "PREVIEW": False,
     "THEME_DIR": None,
+    "NOT_FOUND_RATE_LIMIT": "20 per minute",
+    "PROXY_FIX_X_FOR": 0,
 }
 
 
@@ -69,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app, make_source(app))
     register_blueprints(app)
     errors.init_app(app)
+    limits.init_app(app)
     return app
 
 
@@ -84,8 +101,10 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the theme, the cache, the order store and the security headers."""
+    """Set up the theme, request ids, metrics, the cache, the store, the headers."""
     themes.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
