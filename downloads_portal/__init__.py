@@ -9,7 +9,19 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, security
+from . import (
+    account,
+    errors,
+    health,
+    limits,
+    logs,
+    metrics,
+    orders,
+    preview,
+    proxy,
+    security,
+    themes,
+)
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,7 +38,18 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_OPTIONS": None,
+    "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
+    "SHOPIFY_API_SECRET": None,
+    "PROXY_TIMESTAMP_SKEW": 90,
+    "PROXY_STANDALONE": False,
+    "PROXY_REQUIRE_LOGIN": False,
+    "PUBLIC_URL": None,
+    "PREVIEW": False,
+    "THEME_DIR": None,
+    "NOT_FOUND_RATE_LIMIT": "20 per minute",
+    "PROXY_FIX_X_FOR": 0,
 }
 
 
@@ -51,6 +74,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("DOWNLOADS_PORTAL")
     if config is not None:
         app.config.from_mapping(config)
+    if app.config["PREVIEW"]:
+        # Designers edit templates and want every change on the next reload.
+        app.config["TEMPLATES_AUTO_RELOAD"] = app.jinja_env.auto_reload = True
+        app.config["CACHE_TYPE"] = "SimpleCache"
     if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
         # One folder per installation, so every worker on the machine shares it.
         app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
@@ -58,11 +85,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app, make_source(app))
     register_blueprints(app)
     errors.init_app(app)
+    limits.init_app(app)
     return app
 
 
 def make_source(app: Flask) -> OrderSource:
-    """Return the upstream the app fetches orders from."""
+    """Return the upstream the app fetches orders from: Fileflare, or the fixtures."""
+    if app.config["PREVIEW"]:
+        return preview.FixtureSource()
     return FileflareClient(
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
@@ -71,7 +101,10 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the cache, the order store and the security headers."""
+    """Set up the theme, request ids, metrics, the cache, the store, the headers."""
+    themes.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
@@ -80,3 +113,6 @@ def register_blueprints(app: Flask) -> None:
     """Attach the routes."""
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
+    proxy.init_app(app)
+    if app.config["PREVIEW"]:
+        app.register_blueprint(preview.bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from .upstream import UpstreamError, UpstreamUnavailable
 
@@ -26,14 +26,8 @@ def render_error(status: int, **context: object) -> Response:
 
 def handle_http(exc: HTTPException) -> Response:
     """Render werkzeug's HTTP errors, unknown URLs included, in the site's look."""
+    # Flask has already logged an unhandled error (redacted: security.py).
     status = exc.code or 500
-    if isinstance(exc, InternalServerError) and exc.original_exception is not None:
-        log.error(
-            "unhandled error on %s %s",
-            request.method,
-            request.endpoint or "?",
-            exc_info=exc.original_exception,
-        )
     response = render_error(status, name=exc.name, order_page=_on_order_page())
     for key, value in exc.get_headers():
         if key.lower() != "content-type":

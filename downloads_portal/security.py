@@ -7,7 +7,8 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
+from markupsafe import Markup, escape
 
 #: What a Shopify order token may look like; anything else is not an order.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -50,11 +51,23 @@ class RedactTokens(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text, so the traceback is written redacted.
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
         return True
 
 
-#: Loggers that write request URLs: urllib3 for the upstream, werkzeug for ours.
-REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "werkzeug")
+_FORMATTER = logging.Formatter()
+
+
+#: Loggers that write request URLs: urllib3 for the upstream, werkzeug for ours,
+#: and the app's own, where Flask logs "Exception on <path>".
+REDACTED_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "werkzeug",
+    "downloads_portal",
+)
 
 
 def install_log_redaction() -> None:
@@ -79,19 +92,40 @@ def safe_url(url: str) -> str | None:
     return url
 
 
+class Verbatim(Markup):
+    """Our own text, such as the stylesheet, written into a page exactly as it is."""
+
+
+def inert(value: object) -> Markup:
+    """HTML-escape ``value`` and write its braces as character references.
+
+    Every value a template prints passes through here (Jinja's ``finalize``), so no
+    order data can ever hold ``{{`` or ``{%`` when Shopify runs a page as Liquid;
+    browsers show ``&#123;`` as ``{``, in text and in attribute values alike.
+    """
+    if isinstance(value, Verbatim):
+        return value
+    text = str.replace(escape(value), "{", "&#123;")
+    return Markup(str.replace(text, "}", "&#125;"))
+
+
 def set_security_headers(response: Response) -> Response:
     """Add the headers every answer carries; keep pages out of shared caches."""
     headers = response.headers
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Frame-Options", "DENY")
+    # An embedded answer becomes part of the store's page: a policy of ours would
+    # either be dropped by Shopify or break the store's own scripts and styles.
+    if not g.get("embedded"):
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
     if request.endpoint != "static":
         headers["Cache-Control"] = "private, no-store"
     return response
 
 
 def init_app(app: Flask) -> None:
-    """Install the response headers and the log redaction."""
+    """Install the response headers, the log redaction and the inert output."""
     install_log_redaction()
+    app.jinja_env.finalize = inert
     app.after_request(set_security_headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
 from html import unescape
 
@@ -27,7 +29,7 @@ def test_example_order(client, serve) -> None:
     html = response.text
     words = text_of(html)
     assert "Order #1050" in words
-    assert "<h1>Download files for your orders</h1>" in html
+    assert ">Download files for your orders</h1>" in html
     assert "My new Book" in words and "Paper back" in words
     assert "Files for your order" in words
     assert "5 of 10 downloaded" in words
@@ -40,6 +42,21 @@ def test_example_order(client, serve) -> None:
         "https://www.my-website.com/download/my-book-part-2.pdf",
     ):
         assert f'href="{url}" rel="noopener noreferrer"' in html
+
+
+def test_example_order_fits_one_round_trip(client, serve) -> None:
+    """The example page and its stylesheet, gzipped, fit in 14 KB (one round trip)."""
+    serve(fixtures.EXAMPLE_ORDER)
+    with client.get(URL) as page:
+        links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text)
+        bodies = [page.data]
+    assert links
+    for href in links:
+        with client.get(href) as stylesheet:
+            assert stylesheet.status_code == 200
+            bodies.append(stylesheet.data)
+    total = sum(len(gzip.compress(body, compresslevel=6)) for body in bodies)
+    assert total <= 14 * 1024, f"{total} bytes gzipped"
 
 
 def test_unlimited(client, serve) -> None:
@@ -117,7 +134,7 @@ def test_merchant_text(client, serve) -> None:
         )
     )
     html = client.get(URL).text
-    assert "<h1>Thanks for shopping!</h1>" in html
+    assert ">Thanks for shopping!</h1>" in html
     assert (
         '<p>Need help? <a href="https://help.example.com" rel="noopener noreferrer">'
         "Ask us</a>.</p>" in html
@@ -264,9 +281,9 @@ def test_wrong_method_has_a_page(client) -> None:
     assert "GET" in response.headers["Allow"]
 
 
-def test_unexpected_error_is_a_500_page(app, client, serve, monkeypatch) -> None:
+def test_unexpected_error_is_a_500_page(app, client, monkeypatch, caplog) -> None:
     def explode(token: str):
-        raise RuntimeError(f"secret detail {token}")
+        raise RuntimeError(f"secret detail for /account/orders/{token}")
 
     monkeypatch.setattr(app.extensions["order_store"], "get", explode)
     response = client.get(URL)
@@ -274,6 +291,11 @@ def test_unexpected_error_is_a_500_page(app, client, serve, monkeypatch) -> None
     assert "Something went wrong on our side" in response.text
     assert "secret detail" not in response.text
     assert "Traceback" not in response.text
+    # Logged once, with its traceback, and with the token redacted everywhere.
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.exc_info is not None
+    assert "secret detail" in caplog.text and "RuntimeError" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_healthz_touches_nothing(app, httpserver, monkeypatch) -> None:

@@ -1,0 +1,47 @@
+"""Designers' themes: a folder whose templates and static files override ours."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, Response, current_app, send_from_directory
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from werkzeug.security import safe_join
+
+#: The optional stylesheet a theme adds after portal.css, to set a few variables.
+THEME_STYLESHEET = "theme.css"
+
+
+def theme_static(filename: str) -> Response:
+    """Serve a static file from the theme's ``static/`` if it has one, else ours."""
+    folder = current_app.extensions["theme_static"]
+    path = safe_join(folder, filename)
+    if path is not None and os.path.isfile(path):
+        max_age = current_app.get_send_file_max_age(filename)
+        return send_from_directory(folder, filename, max_age=max_age)
+    return current_app.send_static_file(filename)
+
+
+def theme_context() -> dict[str, bool]:
+    """Tell templates whether the theme brings its own ``theme.css``."""
+    folder = current_app.extensions["theme_static"]
+    return {"theme_stylesheet": os.path.isfile(os.path.join(folder, THEME_STYLESHEET))}
+
+
+def init_app(app: Flask) -> None:
+    """Put the THEME_DIR folder in front of the built-in templates and files."""
+    theme_dir = app.config.get("THEME_DIR")
+    if not theme_dir:
+        return
+    root = Path(theme_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise RuntimeError(f"THEME_DIR {str(root)!r} is not a folder")
+    builtin: BaseLoader | None = app.jinja_loader
+    loaders: list[BaseLoader] = [FileSystemLoader(root / "templates")]
+    if builtin is not None:
+        loaders.append(builtin)
+    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+    app.extensions["theme_static"] = str(root / "static")
+    app.view_functions["static"] = theme_static
+    app.context_processor(theme_context)

@@ -1,0 +1,258 @@
+"""Every preview scenario in real headless Chromium, with axe and the Nu checker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from downloads_portal import create_app
+from downloads_portal.preview import SCENARIOS
+
+from .conftest import SCREENSHOTS, SCREENSHOTS_TAKEN, require
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+EXAMPLE_THEME = ROOT / "examples" / "theme"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+#: The viewport widths every page is checked at.
+WIDTHS = {"desktop": 1280, "phone": 375}
+#: Screenshots stop here: the large order would otherwise be metres long.
+SHOT_MAX_HEIGHT = 3000
+
+#: Every page of the gallery, with the status it answers: the index, then the scenarios.
+PAGES = {"gallery": ("/preview", 200)} | {
+    name: (f"/preview/{name}", scenario.status) for name, scenario in SCENARIOS.items()
+}
+
+RUN_AXE = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
+  }));
+}"""
+
+#: Interactive elements that are not links inside a sentence, with their size.
+TARGETS = """() => [...document.querySelectorAll("a[href], button, summary, input")]
+  .filter(el => getComputedStyle(el).display !== "inline")
+  .map(el => {
+    const box = el.getBoundingClientRect();
+    return {what: el.outerHTML.slice(0, 80), width: box.width, height: box.height};
+  })"""
+
+
+@contextmanager
+def serving(config: dict[str, Any]) -> Iterator[str]:
+    """Serve a preview app on a loopback port from a thread; yield its address."""
+    app = create_app({"PREVIEW": True, **config})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def preview_url() -> Iterator[str]:
+    with serving({}) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Launch Debian's Chromium once for the whole run."""
+    require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is not installed")
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    require(AXE.is_file(), "axe-core is not installed: run npm ci")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
+    """Return one reused page per width; the CSP bypass lets axe be injected."""
+    pages: dict[str, Any] = {}
+    contexts: list[Any] = []
+
+    def page_at(width: str) -> Any:
+        if width not in pages:
+            context = browser.new_context(
+                viewport={"width": WIDTHS[width], "height": 800},
+                bypass_csp=True,
+                color_scheme="light",
+            )
+            contexts.append(context)
+            pages[width] = context.new_page()
+        return pages[width]
+
+    yield page_at
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
+    """Return a function that saves a page's screenshot into SCREENSHOTS."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    config = request.config
+
+    def shoot(page: Any, name: str) -> None:
+        width = page.viewport_size["width"]
+        height = page.evaluate("document.documentElement.scrollHeight")
+        height = min(height, SHOT_MAX_HEIGHT)
+        page.screenshot(
+            path=SCREENSHOTS / f"{name}.png",
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": width, "height": height},
+        )
+        config.stash[SCREENSHOTS_TAKEN] = config.stash.get(SCREENSHOTS_TAKEN, 0) + 1
+
+    return shoot
+
+
+def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
+    """Inject axe-core into the page and return its violations."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
+    return page.evaluate(RUN_AXE, AXE_TAGS)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", PAGES)
+def test_page(page_at, preview_url, axe_source, shoot, name, width) -> None:
+    path, status = PAGES[name]
+    page = page_at(width)
+    response = page.goto(preview_url + path)
+    assert response is not None and response.status == status
+    shoot(page, f"{name}-{width}")
+
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        assert axe_violations(page, axe_source) == [], f"axe, {scheme} colours"
+    page.emulate_media(color_scheme="light")
+
+    overflow = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert overflow[0] <= overflow[1], "the page scrolls sideways"
+    small = [t for t in page.evaluate(TARGETS) if t["width"] < 44 or t["height"] < 44]
+    assert small == [], "tap targets under 44 px"
+
+
+def test_focus_ring_is_visible(page_at, preview_url) -> None:
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/example")
+    page.keyboard.press("Tab")
+    skip = page.evaluate(
+        "(() => { const b = document.activeElement.getBoundingClientRect();"
+        " return [document.activeElement.className, b.left, b.top]; })()"
+    )
+    assert skip[0] == "skip-link" and skip[1] >= 0 and skip[2] >= 0
+    page.keyboard.press("Tab")
+    ring = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [document.activeElement.className, s.outlineStyle,"
+        " parseFloat(s.outlineWidth)]; })()"
+    )
+    assert ring[0] == "button" and ring[1] == "solid" and ring[2] >= 2
+
+
+def test_example_theme(page_at, axe_source, shoot) -> None:
+    """The example theme's header and colours reach the page, still accessible."""
+    css = (EXAMPLE_THEME / "static" / "theme.css").read_text()
+    brand = re.search(r"--portal-brand:\s*#(\w{6})", css)
+    assert brand is not None
+    expected = "rgb({}, {}, {})".format(*bytes.fromhex(brand[1]))
+    page = page_at("phone")
+    with serving({"THEME_DIR": str(EXAMPLE_THEME)}) as url:
+        page.goto(url + "/preview/example")
+        shoot(page, "theme-example-phone")
+        looks = page.evaluate(
+            "(() => [getComputedStyle(document.querySelector('.button'))"
+            ".backgroundColor, document.querySelector('.site-header').innerText])()"
+        )
+        assert looks[0] == expected
+        assert "Northwind Sounds" in looks[1]
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            assert axe_violations(page, axe_source) == [], f"axe, {scheme} colours"
+        page.emulate_media(color_scheme="light")
+
+
+def test_print_view(page_at, preview_url) -> None:
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/example")
+    page.emulate_media(media="print")
+    try:
+        looks = page.evaluate(
+            "(() => { const b = getComputedStyle(document.querySelector('.button'));"
+            " return [getComputedStyle(document.body).backgroundColor,"
+            " b.backgroundColor, b.color,"
+            " getComputedStyle(document.querySelector('.skip-link')).display]; })()"
+        )
+    finally:
+        page.emulate_media(media="screen")
+    assert looks == [
+        "rgb(255, 255, 255)",
+        "rgba(0, 0, 0, 0)",
+        "rgb(0, 0, 0)",
+        "none",
+    ]
+
+
+def test_nu_html_checker(preview_url, tmp_path) -> None:
+    """Run the W3C Nu HTML checker once over every page's HTML."""
+    require(shutil.which("java") is not None, "java is not installed")
+    require(VNU.is_file(), "vnu-jar is not installed: run npm ci")
+    for name, (path, status) in PAGES.items():
+        with requests.get(preview_url + path, timeout=10) as response:
+            assert response.status_code == status
+            (tmp_path / f"{name}.html").write_bytes(response.content)
+    files = sorted(str(p) for p in tmp_path.glob("*.html"))
+    result = subprocess.run(
+        ["java", "-jar", str(VNU), "--format", "json", "--stdout", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = json.loads(result.stdout)["messages"]
+    assert len(files) == len(PAGES)
+    errors = [m for m in messages if m.get("type") in {"error", "non-document-error"}]
+    assert errors == []

@@ -1,0 +1,218 @@
+"""The designers' preview: fixture scenarios, the gallery and the preview command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+
+from downloads_portal import create_app
+from downloads_portal.preview import SCENARIOS, FixtureSource
+from downloads_portal.upstream import (
+    OrderNotFound,
+    UpgradeRequired,
+    UpstreamInvalid,
+    UpstreamUnavailable,
+)
+
+from .conftest import free_port, require, upstream_calls
+
+
+@pytest.fixture
+def preview_app(config):
+    return create_app({**config, "PREVIEW": True})
+
+
+@pytest.fixture
+def preview_client(preview_app):
+    return preview_app.test_client()
+
+
+def test_gallery_links_every_scenario(preview_client) -> None:
+    response = preview_client.get("/preview")
+    assert response.status_code == 200
+    for name, scenario in SCENARIOS.items():
+        assert f'href="/preview/{name}"' in response.text
+        assert scenario.title in response.text
+
+
+def test_the_issue_s_scenarios_are_all_there() -> None:
+    wanted = {
+        "example",
+        "unlimited",
+        "used-up",
+        "one-left",
+        "over-limit",
+        "large",
+        "long-names",
+        "no-files",
+        "merchant-html",
+        "upgrade",
+        "not-found",
+        "upstream-down",
+        "stale",
+    }
+    assert wanted <= set(SCENARIOS)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, s in SCENARIOS.items() if s.cached_age is None]
+)
+def test_scenario_is_the_customer_s_own_page(preview_client, name) -> None:
+    """A scenario renders exactly what /account/orders/<token> renders for it."""
+    shown = preview_client.get(f"/preview/{name}")
+    customer = preview_client.get(f"/account/orders/{name}")
+    assert shown.status_code == customer.status_code == SCENARIOS[name].status
+    assert shown.data == customer.data
+    assert shown.headers.get("Retry-After") == customer.headers.get("Retry-After")
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "words"),
+    [
+        ("example", 200, "5 of 10 downloaded"),
+        ("unlimited", 200, "Unlimited downloads"),
+        ("used-up", 200, "Download limit reached"),
+        ("one-left", 200, "1 download left"),
+        ("over-limit", 200, "10 of 10 downloaded"),
+        ("long-names", 200, "كتاب الطبخ العربي الكامل"),
+        ("no-files", 200, "Nothing to download yet"),
+        ("no-link", 200, "available right now"),
+        ("merchant-html", 200, "<strong>Downloads expire</strong>"),
+        ("upgrade", 402, "Premium plan"),
+        ("not-found", 404, "We couldn&#39;t find that order"),
+        ("upstream-down", 503, "temporarily unavailable"),
+        ("upstream-invalid", 502, "temporarily unavailable"),
+    ],
+)
+def test_scenario_pages(preview_client, name, status, words) -> None:
+    response = preview_client.get(f"/preview/{name}")
+    assert response.status_code == status
+    assert words in response.text
+
+
+def test_large_scenario_has_60_lines_of_3_files(preview_client) -> None:
+    html = preview_client.get("/preview/large").text
+    assert html.count('class="card"') == 60
+    assert html.count('<li class="asset') == 180
+
+
+def test_merchant_html_is_sanitised(preview_client) -> None:
+    html = preview_client.get("/preview/merchant-html").text
+    assert "<script" not in html and "onclick" not in html and "onerror" not in html
+
+
+def test_stale_copy_goes_through_the_order_store(preview_client) -> None:
+    """The source fails for "stale"; only the store's cached copy can show the page."""
+    with pytest.raises(UpstreamUnavailable):
+        FixtureSource().fetch("stale")
+    response = preview_client.get("/preview/stale")
+    assert response.status_code == 200
+    assert "copy from 10 minutes ago" in " ".join(response.text.split())
+    assert "Download counts may be out of date" in response.text
+    assert "My new Book" in response.text
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [
+        ("upgrade", UpgradeRequired),
+        ("not-found", OrderNotFound),
+        ("upstream-down", UpstreamUnavailable),
+        ("upstream-invalid", UpstreamInvalid),
+        ("no-such-scenario", OrderNotFound),
+    ],
+)
+def test_fixture_source_raises_like_fileflare(token, error) -> None:
+    with pytest.raises(error):
+        FixtureSource().fetch(token)
+
+
+def test_fixture_source_parses_like_the_client() -> None:
+    order = FixtureSource().fetch("example")
+    assert order.number == "1050"
+    assert [a.filename for a in order.assets] == ["My new book - part 2"]
+
+
+def test_unknown_scenario_is_404(preview_client) -> None:
+    assert preview_client.get("/preview/nothing-here").status_code == 404
+
+
+def test_preview_never_calls_the_upstream(preview_client, httpserver) -> None:
+    for name in SCENARIOS:
+        preview_client.get(f"/preview/{name}").close()
+    assert upstream_calls(httpserver) == 0
+    assert isinstance(
+        preview_client.application.extensions["order_store"].source, FixtureSource
+    )
+
+
+@pytest.mark.parametrize("path", ["/preview", "/preview/example"])
+def test_no_preview_outside_preview_mode(client, httpserver: HTTPServer, path) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+    assert upstream_calls(httpserver) == 0
+
+
+def test_preview_from_the_environment(monkeypatch, config) -> None:
+    monkeypatch.setenv("DOWNLOADS_PORTAL_PREVIEW", "true")
+    client = create_app(config).test_client()
+    assert client.get("/preview").status_code == 200
+
+
+def test_templates_reload_in_preview(config, tmp_path) -> None:
+    header = tmp_path / "theme" / "templates" / "_header.html"
+    header.parent.mkdir(parents=True)
+    header.write_text("<header>first</header>")
+    app = create_app({**config, "PREVIEW": True, "THEME_DIR": str(header.parents[1])})
+    client = app.test_client()
+    assert "<header>first</header>" in client.get("/preview/example").text
+    header.write_text("<header>second</header>")
+    later = time.time() + 5
+    os.utime(header, (later, later))
+    assert "<header>second</header>" in client.get("/preview/example").text
+
+
+def test_preview_command_prints_the_address_and_serves(tmp_path) -> None:
+    command = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
+    require(command is not None, "the downloads-portal command is not installed")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_PORTAL")}
+    env["DOWNLOADS_PORTAL_API_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens
+    process = subprocess.Popen(
+        [command, "preview", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().split()[-1]
+        assert address == f"http://127.0.0.1:{port}/preview"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with requests.get(address, timeout=2) as response:
+                    break
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.status_code == 200
+        with requests.get(f"{address}/example", timeout=5) as order:
+            assert order.status_code == 200
+            assert "My new book" in order.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
