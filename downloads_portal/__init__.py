@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
+    "LOCAL_CACHE_ITEMS": 256,
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,

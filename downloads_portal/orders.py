@@ -14,7 +14,8 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,11 +62,16 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    """An order as a page shows it: when it was fetched and whether it is stale."""
+    """An order as a page shows it: when it was fetched and whether it is stale.
+
+    ``pages`` holds the pages already rendered from this very copy of the order, so
+    a fresh copy is rendered once per variant; a stale view has none.
+    """
 
     order: Order
     fetched_at: float
     stale: bool = False
+    pages: dict[Hashable, str] | None = field(default=None, compare=False)
 
     @property
     def age(self) -> float:
@@ -75,6 +81,49 @@ class OrderView:
 def cache_key(token: str) -> str:
     """Return the cache key for a token; the token itself never leaves here."""
     return "order:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Local:
+    """This process's copy of an entry, and the pages rendered from it."""
+
+    entry: Entry
+    pages: dict[Hashable, str] = field(default_factory=dict)
+
+
+class LocalEntries:
+    """The last entries this process saw, so a hot order is not read and unpickled
+    from the shared cache on every view; each is used only while it is fresh."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Local] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Local | None:
+        with self._lock:
+            local = self._items.get(key)
+            if local is not None:
+                self._items.move_to_end(key)
+            return local
+
+    def keep(self, key: str, entry: Entry) -> Local:
+        """Hold ``entry`` for ``key``; the same copy keeps its rendered pages."""
+        with self._lock:
+            local = self._items.get(key)
+            if local is None or local.entry.fetched_at != entry.fetched_at:
+                local = Local(entry)
+                if self.size:
+                    self._items[key] = local
+            if self.size:
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return local
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
 
 class SafeCache:
@@ -176,6 +225,7 @@ class OrderStore:
         stale_seconds: int,
         not_found_seconds: int,
         lock_seconds: int,
+        local_items: int = 256,
     ) -> None:
         self.cache = SafeCache(cache)
         self.source = source
@@ -184,13 +234,17 @@ class OrderStore:
         self.not_found_seconds = not_found_seconds
         self.lock_seconds = lock_seconds
         self.locks = KeyLocks()
+        self.local = LocalEntries(local_items)
 
     def get(self, token: str) -> OrderView:
         """Return the order for ``token``, or raise the upstream's error."""
         key = cache_key(token)
+        local = self.local.get(key)
+        if local is not None and self._fresh(local.entry):
+            return self._hit(local)
         entry: Entry | None = self.cache.get(key)
         if self._usable(entry, since=math.inf):
-            return self._hit(entry)
+            return self._hit(self.local.keep(key, entry))
         since = time.time()
         deadline = time.monotonic() + self.lock_seconds
         with self.locks.hold(key, self.lock_seconds):
@@ -203,7 +257,7 @@ class OrderStore:
                 if self._usable(entry, since):
                     if held:
                         self.cache.delete(f"{key}:lock")
-                    return self._hit(entry)
+                    return self._hit(self.local.keep(key, entry))
                 failure: Failure | None = self.cache.get(f"{key}:failed")
                 if failure is not None and failure.failed_at >= since:
                     if held:
@@ -227,11 +281,19 @@ class OrderStore:
             entry.order is None or age < self.fresh_seconds or entry.fetched_at >= since
         )
 
-    def _hit(self, entry: Entry) -> OrderView:
+    def _fresh(self, entry: Entry) -> bool:
+        """Whether this process may use its own copy of ``entry`` without asking."""
+        age = time.time() - entry.fetched_at
+        if entry.order is None:
+            return age < self.not_found_seconds
+        return age < self.fresh_seconds
+
+    def _hit(self, local: Local) -> OrderView:
         metrics.cache_result("hit")
+        entry = local.entry
         if entry.order is None:
             raise OrderNotFound()
-        return OrderView(entry.order, entry.fetched_at)
+        return OrderView(entry.order, entry.fetched_at, pages=local.pages)
 
     def _fetch(self, token: str, key: str, entry: Entry | None) -> OrderView:
         metrics.cache_result("miss")
@@ -239,7 +301,9 @@ class OrderStore:
         try:
             order = self._call_source(token)
         except OrderNotFound:
-            self.cache.set(key, Entry(None, started), timeout=self.not_found_seconds)
+            missing = Entry(None, started)
+            self.cache.set(key, missing, timeout=self.not_found_seconds)
+            self.local.keep(key, missing)
             raise
         except UpstreamError as exc:
             # Kept only for those already waiting: failures are never served later.
@@ -248,12 +312,14 @@ class OrderStore:
             return self._fallback(entry, exc)
         fetched = Entry(order, time.time())
         self.cache.set(key, fetched, timeout=self.stale_seconds)
-        return OrderView(order, fetched.fetched_at)
+        local = self.local.keep(key, fetched)
+        return OrderView(order, fetched.fetched_at, pages=local.pages)
 
     def remember(self, token: str, order: Order, fetched_at: float) -> None:
         """Keep ``order`` as if it had been fetched for ``token`` at ``fetched_at``."""
         entry = Entry(order, fetched_at)
         self.cache.set(cache_key(token), entry, timeout=self.stale_seconds)
+        self.local.drop(cache_key(token))
 
     def _call_source(self, token: str) -> Order:
         started = time.perf_counter()
@@ -302,6 +368,7 @@ def init_app(app: Flask, source: OrderSource) -> None:
         stale_seconds=int(app.config["STALE_ORDER_SECONDS"]),
         not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
         lock_seconds=lock_seconds(float(app.config["API_TIMEOUT"])),
+        local_items=int(app.config["LOCAL_CACHE_ITEMS"]),
     )
 
 

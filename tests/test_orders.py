@@ -29,7 +29,9 @@ def test_one_call_while_fresh(client, serve, httpserver) -> None:
 
 def test_fetched_again_after_the_fresh_window(config, httpserver) -> None:
     config["ORDER_CACHE_SECONDS"] = 1
-    client = create_app(config).test_client()
+    app = create_app(config)
+    rendered = renders(app)
+    client = app.test_client()
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(2))
     httpserver.expect_request(ORDERS_PATH).respond_with_json(counted(3))
     assert "2 of 10 downloaded" in client.get(URL).text
@@ -37,6 +39,8 @@ def test_fetched_again_after_the_fresh_window(config, httpserver) -> None:
     time.sleep(1.1)
     assert "3 of 10 downloaded" in client.get(URL).text
     assert upstream_calls(httpserver) == 2
+    # The process's own copy and its page are used only while fresh.
+    assert rendered == ["order.html"] * 2
 
 
 def test_not_found_is_remembered(client, serve, httpserver) -> None:
@@ -127,3 +131,88 @@ def test_cache_files_never_hold_the_token(app, client, serve, config) -> None:
     for path in files:
         assert TOKEN not in path.name
         assert TOKEN.encode() not in path.read_bytes()
+
+
+def count_reads(app, monkeypatch) -> list[str]:
+    """Record every key the app reads from its shared cache."""
+    (backend,) = app.extensions["cache"].values()
+    reads: list[str] = []
+    read = backend.get
+
+    def get(key: str):
+        reads.append(key)
+        return read(key)
+
+    monkeypatch.setattr(backend, "get", get)
+    return reads
+
+
+def test_a_fresh_order_is_served_from_the_process_copy(app, serve, monkeypatch) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    client = app.test_client()
+    reads = count_reads(app, monkeypatch)
+    assert "5 of 10 downloaded" in client.get(URL).text
+    reads.clear()
+    for _ in range(3):
+        assert "5 of 10 downloaded" in client.get(URL).text
+    assert reads == []
+
+
+def test_a_remembered_404_is_kept_by_the_process_too(app, serve, monkeypatch) -> None:
+    serve(status=404)
+    client = app.test_client()
+    reads = count_reads(app, monkeypatch)
+    assert client.get(URL).status_code == 404
+    reads.clear()
+    assert client.get(URL).status_code == 404
+    assert reads == []
+
+
+def test_process_copies_are_bounded() -> None:
+    from downloads_portal.orders import Entry, LocalEntries
+
+    local = LocalEntries(size=2)
+    for name in ("a", "b", "c"):
+        local.keep(name, Entry(None, time.time()))
+    assert local.get("a") is None
+    assert local.get("b") is not None and local.get("c") is not None
+    assert LocalEntries(size=0).keep("a", Entry(None, 1.0)).entry.fetched_at == 1.0
+
+
+def renders(app) -> list[str]:
+    """Record the templates the app renders."""
+    from flask import template_rendered
+
+    rendered: list[str] = []
+    template_rendered.connect(
+        lambda sender, template, context, **extra: rendered.append(template.name),
+        app,
+        weak=False,
+    )
+    return rendered
+
+
+def test_a_fresh_copy_is_rendered_once_per_variant(app, serve) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    client = app.test_client()
+    rendered = renders(app)
+    first = client.get(URL).text
+    assert client.get(URL).text == first
+    assert rendered == ["order.html"]
+    client.get(URL, headers={"Accept-Language": "de"})
+    client.get(URL + "?utm_source=mail")
+    assert rendered == ["order.html"] * 3
+
+
+def test_stale_pages_are_rendered_every_time(config, httpserver) -> None:
+    config["ORDER_CACHE_SECONDS"] = 1
+    app = create_app(config)
+    rendered = renders(app)
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(4))
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
+    client = app.test_client()
+    client.get(URL)
+    time.sleep(1.1)
+    assert "may be out of date" in client.get(URL).text
+    assert "may be out of date" in client.get(URL).text
+    assert rendered == ["order.html"] * 3

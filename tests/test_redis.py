@@ -147,7 +147,10 @@ def test_redis_holds_no_token(redis_config, serve) -> None:
 def test_pages_outlive_a_stopped_redis(
     config, redis_server, serve, httpserver, caplog
 ) -> None:
-    config.update(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_server.url)
+    # Without the process's own copies, every view goes to Redis, then Fileflare.
+    config.update(
+        CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_server.url, LOCAL_CACHE_ITEMS=0
+    )
     serve(fixtures.EXAMPLE_ORDER)
     serve(status=404, token="unknown")
     client = create_app(config).test_client()
