@@ -9,7 +9,17 @@ from typing import Any
 
 from flask import Flask
 
-from . import account, errors, health, orders, preview, proxy, security, themes
+from . import (
+    account,
+    errors,
+    health,
+    languages,
+    orders,
+    preview,
+    proxy,
+    security,
+    themes,
+)
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -34,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,
     "PREVIEW": False,
     "THEME_DIR": None,
+    "DEFAULT_LOCALE": "en",
 }
 
 
@@ -84,8 +95,9 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the theme, the cache, the order store and the security headers."""
+    """Set up the theme, the languages, the cache, the store and the headers."""
     themes.init_app(app)
+    languages.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 
