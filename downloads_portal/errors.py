@@ -61,7 +61,8 @@ def handle_http(exc: HTTPException) -> Response:
             exc_info=exc.original_exception,
         )
     name = STATUS_NAMES.get(status)
-    response = render_error(status, name=name and str(name), order_page=_on_order_page())
+    shown = None if name is None else str(name)
+    response = render_error(status, name=shown, order_page=_on_order_page())
     for key, value in exc.get_headers():
         if key.lower() != "content-type":
             response.headers[key] = value

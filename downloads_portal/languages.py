@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup, escape
 
-__all__ = ["get_locale", "init_app", "locale_tag", "match", "text_direction"]
+__all__ = ["get_locale", "init_app", "locale_tag", "text_direction"]
+
+log = logging.getLogger(__name__)
 
 #: The catalogues that ship with the app, one folder per language.
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
@@ -24,6 +28,20 @@ LOCALE_PARAM = "locale"
 LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
 
 
+@dataclass(frozen=True, slots=True)
+class Language:
+    """A language as the gallery lists it: its BCP 47 tag and its own name."""
+
+    tag: str
+    name: str
+
+    @classmethod
+    def of(cls, code: str) -> Language:
+        """Describe the language of catalogue ``code`` (``pt_BR``)."""
+        locale = Locale.parse(code)
+        return cls(bcp47(code), locale.get_display_name(locale) or code)
+
+
 class Languages:
     """The languages an app speaks: lowercased tags mapped to catalogue names."""
 
@@ -31,13 +49,15 @@ class Languages:
         self.by_key = {key(name): name for name in sorted(names)}
         chosen = self.match(default)
         if chosen is None:
-            raise RuntimeError(f"DEFAULT_LOCALE {default!r} is not a shipped language")
+            known = ", ".join(sorted(self.by_key.values()))
+            raise RuntimeError(f"DEFAULT_LOCALE {default!r} is not one of: {known}")
         self.default = chosen
 
     @property
     def names(self) -> list[str]:
-        """Every language, as catalogue names (``pt_BR``), sorted."""
-        return sorted(self.by_key.values())
+        """Every language as a catalogue name (``pt_BR``): the default, then A to Z."""
+        rest = sorted(set(self.by_key.values()) - {self.default})
+        return [self.default, *rest]
 
     def match(self, value: object) -> str | None:
         """Return the language ``value`` asks for, tolerant of case and ``-``/``_``.
@@ -56,6 +76,11 @@ class Languages:
         return self.by_key[min(regional)] if regional else None
 
 
+def bcp47(code: str) -> str:
+    """Write a catalogue name as a BCP 47 tag, for ``lang``: ``pt_BR`` is ``pt-BR``."""
+    return code.replace("_", "-")
+
+
 def key(tag: str) -> str:
     """Return the lookup form of a language tag: lowercase, ``_`` between parts."""
     return tag.replace("-", "_").lower()
@@ -65,11 +90,17 @@ def catalogue_names(folder: Path) -> set[str]:
     """List the languages with a compiled ``messages.mo`` under ``folder``."""
     if not folder.is_dir():
         return set()
-    return {
-        entry.name
-        for entry in folder.iterdir()
-        if (entry / "LC_MESSAGES" / "messages.mo").is_file()
-    }
+    names = set()
+    for entry in folder.iterdir():
+        if not (entry / "LC_MESSAGES" / "messages.mo").is_file():
+            continue
+        try:
+            Locale.parse(entry.name)
+        except (ValueError, UnknownLocaleError):
+            log.warning("translations/%s is not a language Babel knows", entry.name)
+            continue
+        names.add(entry.name)
+    return names
 
 
 def path_prefix_locale(path_prefix: str) -> str | None:
@@ -104,7 +135,7 @@ def select_locale() -> str:
 def locale_tag() -> str:
     """Return the chosen language as a BCP 47 tag for ``lang``: ``pt-BR``."""
     locale = get_locale()
-    return "en" if locale is None else str(locale).replace("_", "-")
+    return "en" if locale is None else bcp47(str(locale))
 
 
 def text_direction() -> str:
@@ -113,12 +144,6 @@ def text_direction() -> str:
     if locale is not None and locale.character_order == "right-to-left":
         return "rtl"
     return "ltr"
-
-
-def language_name(name: str) -> str:
-    """Return a language's name in that language: ``Deutsch``, ``العربية``."""
-    locale = Locale.parse(name)
-    return locale.get_display_name(locale) or name
 
 
 def language_context() -> dict[str, Any]:
