@@ -14,6 +14,9 @@ from . import (
     errors,
     health,
     languages,
+    limits,
+    logs,
+    metrics,
     orders,
     preview,
     proxy,
@@ -36,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_OPTIONS": None,
+    "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
     "SHOPIFY_API_SECRET": None,
     "PROXY_TIMESTAMP_SKEW": 90,
@@ -44,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,
     "PREVIEW": False,
     "THEME_DIR": None,
+    "NOT_FOUND_RATE_LIMIT": "20 per minute",
+    "PROXY_FIX_X_FOR": 0,
     "DEFAULT_LOCALE": "en",
 }
 
@@ -80,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app, make_source(app))
     register_blueprints(app)
     errors.init_app(app)
+    limits.init_app(app)
     return app
 
 
@@ -95,9 +103,11 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the theme, the languages, the cache, the store and the headers."""
+    """Set up the theme, languages, request ids, metrics, cache, store, headers."""
     themes.init_app(app)
     languages.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     orders.init_app(app, source)
     security.init_app(app)
 

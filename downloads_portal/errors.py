@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import gettext, lazy_gettext
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from .upstream import UpstreamError, UpstreamUnavailable
 
@@ -52,14 +52,8 @@ def plain_error(status: int) -> str:
 
 def handle_http(exc: HTTPException) -> Response:
     """Render werkzeug's HTTP errors, unknown URLs included, in the site's look."""
+    # Flask has already logged an unhandled error (redacted: security.py).
     status = exc.code or 500
-    if isinstance(exc, InternalServerError) and exc.original_exception is not None:
-        log.error(
-            "unhandled error on %s %s",
-            request.method,
-            request.endpoint or "?",
-            exc_info=exc.original_exception,
-        )
     name = STATUS_NAMES.get(status)
     shown = None if name is None else str(name)
     response = render_error(status, name=shown, order_page=_on_order_page())

@@ -1,18 +1,46 @@
-"""The order store: a cache in front of the upstream, with stale copies for bad days."""
+"""The order store: a cache in front of the upstream, with stale copies for bad days.
+
+One caller fetches an order while the others wait for its answer: threads of a process
+queue on a lock per key, and processes and instances sharing a cache take a lock in it
+(``add``, which is ``SET NX`` with an expiry on Redis). A cache that fails or hangs is
+skipped for a moment and the upstream answers alone.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import threading
 import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import redis
 from flask import Flask, current_app
 from flask_caching import Cache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from . import metrics
 from .models import Order
-from .upstream import OrderNotFound, OrderSource, UpstreamUnavailable
+from .upstream import OrderNotFound, OrderSource, UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
 
 cache = Cache()
+
+T = TypeVar("T")
+
+#: How often a waiter looks for the fetcher's answer.
+POLL_SECONDS = 0.02
+#: How long a failing cache is left alone before it is tried again.
+CACHE_RETRY_SECONDS = 1.0
+#: The least time between two "cache unavailable" warnings of one process.
+WARN_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +49,14 @@ class Entry:
 
     order: Order | None
     fetched_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A fetch that failed, kept briefly for the callers that waited on it."""
+
+    error: UpstreamError
+    failed_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +77,96 @@ def cache_key(token: str) -> str:
     return "order:" + hashlib.sha256(token.encode()).hexdigest()
 
 
+class SafeCache:
+    """The cache with its errors turned into misses, so a page never fails on it."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.retry_at = 0.0
+        self.warned_at = -math.inf
+        self.failing = False
+
+    def get(self, key: str) -> Any:
+        return self._call(None, self.cache.get, key)
+
+    def set(self, key: str, value: Any, timeout: int) -> None:
+        self._call(None, self.cache.set, key, value, timeout=timeout)
+
+    def add(self, key: str, value: Any, timeout: int) -> bool | None:
+        """Store ``value`` unless ``key`` exists; None when the cache cannot say."""
+        return self._call(None, self.cache.add, key, value, timeout=timeout)
+
+    def delete(self, key: str) -> None:
+        self._call(None, self.cache.delete, key)
+
+    def ping(self) -> bool:
+        """Return whether the cache answers now."""
+        try:
+            self.cache.get("ping")
+        except redis.RedisError:
+            return False
+        return True
+
+    def _call(self, default: T, method: Callable[..., T], *args: Any, **kw: Any) -> T:
+        now = time.monotonic()
+        if now < self.retry_at:
+            return default
+        try:
+            result = method(*args, **kw)
+        except redis.RedisError as exc:
+            self._failed(exc, now)
+            return default
+        if self.failing:
+            self.failing = False
+            log.info("cache reachable again, caching resumes")
+        return result
+
+    def _failed(self, exc: Exception, now: float) -> None:
+        metrics.cache_error()
+        self.failing = True
+        self.retry_at = now + CACHE_RETRY_SECONDS
+        if now - self.warned_at >= WARN_EVERY_SECONDS:
+            self.warned_at = now
+            log.warning(
+                "cache unavailable, serving from the upstream: %s: %s",
+                type(exc).__name__,
+                exc,
+            )
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
+class KeyLocks:
+    """A lock per key for the threads of one process, dropped when nobody needs it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._slots: dict[str, _Slot] = {}
+
+    @contextmanager
+    def hold(self, key: str, timeout: float) -> Iterator[bool]:
+        """Hold the key's lock, waiting at most ``timeout``; yield whether it was."""
+        with self._guard:
+            slot = self._slots.setdefault(key, _Slot())
+            slot.users += 1
+        acquired = slot.lock.acquire(timeout=max(timeout, 0.0))
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                slot.lock.release()
+            with self._guard:
+                slot.users -= 1
+                if not slot.users:
+                    del self._slots[key]
+
+
 class OrderStore:
-    """Serve orders from the cache while fresh, else from the source."""
+    """Serve orders from the cache while fresh, else from the source, once at a time."""
 
     def __init__(
         self,
@@ -51,33 +175,77 @@ class OrderStore:
         fresh_seconds: int,
         stale_seconds: int,
         not_found_seconds: int,
+        lock_seconds: int,
     ) -> None:
-        self.cache = cache
+        self.cache = SafeCache(cache)
         self.source = source
         self.fresh_seconds = fresh_seconds
         self.stale_seconds = stale_seconds
         self.not_found_seconds = not_found_seconds
+        self.lock_seconds = lock_seconds
+        self.locks = KeyLocks()
 
     def get(self, token: str) -> OrderView:
         """Return the order for ``token``, or raise the upstream's error."""
         key = cache_key(token)
         entry: Entry | None = self.cache.get(key)
-        now = time.time()
-        if entry is not None:
-            if entry.order is None:
-                raise OrderNotFound()
-            if now - entry.fetched_at < self.fresh_seconds:
-                return OrderView(entry.order, entry.fetched_at)
+        if self._usable(entry, since=math.inf):
+            return self._hit(entry)
+        since = time.time()
+        deadline = time.monotonic() + self.lock_seconds
+        with self.locks.hold(key, self.lock_seconds):
+            # Whoever held the lock before may have fetched; else wait for the
+            # fetcher of another process, until its lock expires or ours does.
+            while True:
+                owner = uuid.uuid4().hex
+                held = self.cache.add(f"{key}:lock", owner, timeout=self.lock_seconds)
+                entry = self.cache.get(key) or entry
+                if self._usable(entry, since):
+                    if held:
+                        self.cache.delete(f"{key}:lock")
+                    return self._hit(entry)
+                failure: Failure | None = self.cache.get(f"{key}:failed")
+                if failure is not None and failure.failed_at >= since:
+                    if held:
+                        self.cache.delete(f"{key}:lock")
+                    return self._fallback(entry, failure.error)
+                if held is not False or time.monotonic() >= deadline:
+                    break
+                time.sleep(POLL_SECONDS)
+            try:
+                return self._fetch(token, key, entry)
+            finally:
+                if held:
+                    self.cache.delete(f"{key}:lock")
+
+    def _usable(self, entry: Entry | None, since: float) -> bool:
+        """Whether ``entry`` answers: fresh, a remembered 404, or fetched ``since``."""
+        if entry is None:
+            return False
+        age = time.time() - entry.fetched_at
+        return (
+            entry.order is None or age < self.fresh_seconds or entry.fetched_at >= since
+        )
+
+    def _hit(self, entry: Entry) -> OrderView:
+        metrics.cache_result("hit")
+        if entry.order is None:
+            raise OrderNotFound()
+        return OrderView(entry.order, entry.fetched_at)
+
+    def _fetch(self, token: str, key: str, entry: Entry | None) -> OrderView:
+        metrics.cache_result("miss")
+        started = time.time()
         try:
-            order = self.source.fetch(token)
+            order = self._call_source(token)
         except OrderNotFound:
-            self.cache.set(key, Entry(None, now), timeout=self.not_found_seconds)
+            self.cache.set(key, Entry(None, started), timeout=self.not_found_seconds)
             raise
-        except UpstreamUnavailable:
-            if entry is not None and entry.order is not None:
-                if now - entry.fetched_at < self.stale_seconds:
-                    return OrderView(entry.order, entry.fetched_at, stale=True)
-            raise
+        except UpstreamError as exc:
+            # Kept only for those already waiting: failures are never served later.
+            failure = Failure(exc, time.time())
+            self.cache.set(f"{key}:failed", failure, timeout=self.lock_seconds)
+            return self._fallback(entry, exc)
         fetched = Entry(order, time.time())
         self.cache.set(key, fetched, timeout=self.stale_seconds)
         return OrderView(order, fetched.fetched_at)
@@ -87,9 +255,45 @@ class OrderStore:
         entry = Entry(order, fetched_at)
         self.cache.set(cache_key(token), entry, timeout=self.stale_seconds)
 
+    def _call_source(self, token: str) -> Order:
+        started = time.perf_counter()
+        outcome = "200"
+        try:
+            return self.source.fetch(token)
+        except UpstreamError as exc:
+            outcome = str(exc.status)
+            raise
+        finally:
+            metrics.upstream_call(outcome, time.perf_counter() - started)
+
+    def _fallback(self, entry: Entry | None, error: UpstreamError) -> OrderView:
+        """Serve the last good copy if the upstream is unwell, else raise ``error``."""
+        if isinstance(error, UpstreamUnavailable) and entry and entry.order is not None:
+            if time.time() - entry.fetched_at < self.stale_seconds:
+                metrics.cache_result("stale")
+                return OrderView(entry.order, entry.fetched_at, stale=True)
+        raise error
+
+
+def lock_seconds(api_timeout: float) -> int:
+    """Return how long a fetch may hold its lock: the client's deadline, and one."""
+    return math.ceil(3 * api_timeout) + 1
+
+
+def redis_options(timeout: float) -> dict[str, Any]:
+    """Return Redis client options that give up after ``timeout``, without retries."""
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+
 
 def init_app(app: Flask, source: OrderSource) -> None:
     """Set up the cache and the store that fetches from ``source``."""
+    if str(app.config["CACHE_TYPE"]).lower().endswith("rediscache"):
+        options = redis_options(float(app.config["REDIS_TIMEOUT"]))
+        app.config["CACHE_OPTIONS"] = {**options, **(app.config["CACHE_OPTIONS"] or {})}
     cache.init_app(app)
     app.extensions["order_store"] = OrderStore(
         cache,
@@ -97,6 +301,7 @@ def init_app(app: Flask, source: OrderSource) -> None:
         fresh_seconds=int(app.config["ORDER_CACHE_SECONDS"]),
         stale_seconds=int(app.config["STALE_ORDER_SECONDS"]),
         not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
+        lock_seconds=lock_seconds(float(app.config["API_TIMEOUT"])),
     )
 
 

@@ -51,11 +51,23 @@ class RedactTokens(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text, so the traceback is written redacted.
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
         return True
 
 
-#: Loggers that write request URLs: urllib3 for the upstream, werkzeug for ours.
-REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "werkzeug")
+_FORMATTER = logging.Formatter()
+
+
+#: Loggers that write request URLs: urllib3 for the upstream, werkzeug for ours,
+#: and the app's own, where Flask logs "Exception on <path>".
+REDACTED_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "werkzeug",
+    "downloads_portal",
+)
 
 
 def install_log_redaction() -> None:

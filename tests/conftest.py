@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
@@ -85,3 +92,101 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if taken:
         terminalreporter.write_sep("-", "screenshots")
         terminalreporter.write_line(f"{taken} screenshots in {SCREENSHOTS}")
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def redis_answers(url: str) -> bool:
+    """Return whether a Redis answers at ``url``."""
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_config(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Point the app at the machine's Redis, under a key prefix of this test's own."""
+    require(redis_answers(REDIS_URL), f"no Redis at {REDIS_URL}")
+    prefix = f"test-{uuid.uuid4().hex}:"
+    config.update(
+        CACHE_TYPE="RedisCache", CACHE_REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix
+    )
+    yield config
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"*{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+class RedisServer:
+    """A redis-server of the test's own, to stop and start at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not redis_answers(self.url):
+            if time.monotonic() > deadline:
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    require(os.access(REDIS_SERVER, os.X_OK), f"{REDIS_SERVER} is not installed")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slow_upstream() -> Iterator[HTTPServer]:
+    """A stand-in that answers many lookups at once, each after a while."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+class AnswerAfter:
+    """A handler that sleeps, then answers with ``body`` or ``status``.
+
+    It counts lookups as they arrive: the server's log only has them once answered.
+    """
+
+    def __init__(self, seconds: float, body: Any = None, status: int = 200) -> None:
+        self.seconds = seconds
+        self.text = "" if body is None else json.dumps(body)
+        self.status = status
+        self.arrived = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.arrived += 1
+        time.sleep(self.seconds)
+        return Response(self.text, status=self.status, content_type="application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 from html import unescape
 
@@ -280,9 +281,9 @@ def test_wrong_method_has_a_page(client) -> None:
     assert "GET" in response.headers["Allow"]
 
 
-def test_unexpected_error_is_a_500_page(app, client, serve, monkeypatch) -> None:
+def test_unexpected_error_is_a_500_page(app, client, monkeypatch, caplog) -> None:
     def explode(token: str):
-        raise RuntimeError(f"secret detail {token}")
+        raise RuntimeError(f"secret detail for /account/orders/{token}")
 
     monkeypatch.setattr(app.extensions["order_store"], "get", explode)
     response = client.get(URL)
@@ -290,6 +291,11 @@ def test_unexpected_error_is_a_500_page(app, client, serve, monkeypatch) -> None
     assert "Something went wrong on our side" in response.text
     assert "secret detail" not in response.text
     assert "Traceback" not in response.text
+    # Logged once, with its traceback, and with the token redacted everywhere.
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.exc_info is not None
+    assert "secret detail" in caplog.text and "RuntimeError" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_healthz_touches_nothing(app, httpserver, monkeypatch) -> None:

@@ -310,6 +310,20 @@ def test_error_pages_in_each_language(client, serve, name, status, msgid) -> Non
     )
 
 
+@pytest.mark.parametrize("name", ["de", "ar"])
+def test_the_429_page_in_each_language(config, httpserver, name) -> None:
+    config["NOT_FOUND_RATE_LIMIT"] = "1 per minute"
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
+        "", status=404
+    )
+    client = create_app(config).test_client()
+    assert client.get(f"/account/orders/a?locale={name}").status_code == 404
+    refused = client.get(f"/account/orders/b?locale={name}")
+    assert refused.status_code == 429
+    assert translation(name, "Too many tries") in text_of(refused.text)
+    assert "Too many tries" not in refused.text
+
+
 def test_werkzeug_error_names_are_translated(client) -> None:
     response = client.post(f"{URL}?locale=de")
     assert response.status_code == 405

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import fixtures
 
-from .conftest import free_port, require, upstream_calls
+from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_calls
 
 
 @pytest.fixture
@@ -87,3 +91,126 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=10)
         assert response.status_code == page_status
         assert response.text.startswith("<!doctype html>")
+
+
+class Served:
+    """A ``downloads-portal serve`` process and the log it writes."""
+
+    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.process = process
+        self.log = log
+
+    def lines(self) -> list[dict]:
+        """Return the log written so far, one JSON object a line."""
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
+    executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
+    require(executable is not None, "downloads-portal is not installed")
+    started: list[Served] = []
+
+    def start(**settings: Any) -> Served:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
+        log = tmp_path / f"serve-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [executable, "serve", "--port", str(port), "--workers", "2"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        served = Served(f"http://127.0.0.1:{port}", process, log)
+        started.append(served)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{served.base}/readyz", timeout=1).raise_for_status()
+                return served
+            except requests.RequestException:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"serve did not start: {log.read_text()}")
+                time.sleep(0.1)
+
+    yield start
+    for served in started:
+        served.process.terminate()
+    for served in started:
+        served.process.wait(30)
+
+
+def test_two_served_instances_answer_a_cold_burst_with_one_call(
+    portal, redis_config, slow_upstream
+) -> None:
+    upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
+    slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
+    settings = {
+        "API_BASE_URL": slow_upstream.url_for("/").rstrip("/"),
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": redis_config["CACHE_REDIS_URL"],
+        "CACHE_KEY_PREFIX": redis_config["CACHE_KEY_PREFIX"],
+    }
+    instances = [portal(**settings), portal(**settings)]
+    token = secrets.token_hex(16)
+    barrier = threading.Barrier(40)
+
+    def visit(i: int) -> int:
+        barrier.wait()
+        url = f"{instances[i % 2].base}/account/orders/{token}"
+        with requests.get(url, timeout=30) as response:
+            assert "5 of 10 downloaded" in response.text
+            return response.status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(visit, range(40)))
+    assert statuses == [200] * 40
+    assert upstream.arrived == 1
+
+
+def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -> None:
+    token = secrets.token_hex(16)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    metrics_port = free_port()
+    served = portal(
+        API_BASE_URL=httpserver.url_for("/").rstrip("/"), METRICS_PORT=metrics_port
+    )
+    for _ in range(3):
+        response = requests.get(
+            f"{served.base}/account/orders/{token}?note=q-7f3a9c",
+            headers={"X-Request-ID": "visit-42"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "visit-42"
+    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
+
+    metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    assert 'portal_requests_total{endpoint="account.order",status="200"} 3.0' in metrics
+    assert 'portal_upstream_calls_total{status="200"} 1.0' in metrics
+    assert 'portal_cache_total{result="hit"} 2.0' in metrics
+
+    served.process.terminate()
+    served.process.wait(30)
+    text = served.log.read_text()
+    assert token not in text
+    assert "q-7f3a9c" not in text
+    access = [line for line in served.lines() if line["logger"] == "gunicorn.access"]
+    visits = [line for line in access if line["request_id"] == "visit-42"]
+    assert len(visits) == 3
+    assert visits[0]["path"].startswith("/account/orders/~")
+    assert visits[0]["status"] == 200
+    assert all(line["request_id"] for line in access)
+
+
+def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> None:
+    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
+    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
+    served.process.terminate()
+    served.process.wait(30)
+    assert not any("metrics on" in line["message"] for line in served.lines())

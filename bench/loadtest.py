@@ -1,0 +1,196 @@
+"""Load test: two instances under gunicorn sharing one Redis, driven by wrk.
+
+    .venv/bin/python bench/loadtest.py [--duration 30] [--connections 200]
+
+A stand-in Fileflare answers after 200 ms: ``good*`` tokens with an order, ``fail*``
+with a 500, anything else with a 404. wrk sends customers (80 %), guessers (15 %, from
+20 addresses) and customers of failing orders (5 %), and checks every answer: a good
+order must be 200, a guess 404 or 429, a failing order 503. Prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from urllib.request import urlopen
+
+import redis
+
+from downloads_portal import fixtures
+
+HERE = Path(__file__).resolve().parent
+
+
+class Upstream(ThreadingHTTPServer):
+    """A slow stand-in for Fileflare that counts its calls by kind of token."""
+
+    daemon_threads = True
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(("127.0.0.1", 0), UpstreamHandler)
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.body = json.dumps(fixtures.EXAMPLE_ORDER).encode()
+
+
+class UpstreamHandler(BaseHTTPRequestHandler):
+    server: Upstream
+
+    def do_GET(self) -> None:
+        token = parse_qs(urlsplit(self.path).query).get("id", [""])[0]
+        kind = "good" if token.startswith("good") else "fail"
+        if not token.startswith(("good", "fail")):
+            kind = "unknown"
+        with self.server.lock:
+            self.server.calls[kind] += 1
+        time.sleep(self.server.latency)
+        status, body = {"good": (200, self.server.body), "fail": (500, b"")}.get(
+            kind, (404, b"")
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_instance(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    executable = Path(sys.executable).parent / "downloads-portal"
+    with (logs / f"instance-{port}.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(executable), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"instance on port {port} did not start") from None
+            time.sleep(0.1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=30, help="seconds")
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4, help="wrk threads")
+    parser.add_argument("--latency", type=float, default=0.2, help="upstream seconds")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--good", type=int, default=50, help="good orders")
+    parser.add_argument("--failing", type=int, default=5, help="failing orders")
+    args = parser.parse_args()
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    client = redis.Redis.from_url(args.redis_url)
+    client.ping()
+
+    upstream = Upstream(args.latency)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    prefix = f"loadtest-{uuid.uuid4().hex[:8]}:"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+    env.update(
+        DOWNLOADS_PORTAL_API_BASE_URL=f"http://127.0.0.1:{upstream.server_port}",
+        DOWNLOADS_PORTAL_CACHE_TYPE="RedisCache",
+        DOWNLOADS_PORTAL_CACHE_REDIS_URL=args.redis_url,
+        DOWNLOADS_PORTAL_CACHE_KEY_PREFIX=prefix,
+        # wrk names each simulated client in X-Forwarded-For, as a load balancer would.
+        DOWNLOADS_PORTAL_PROXY_FIX_X_FOR="1",
+        DOWNLOADS_PORTAL_LOG_LEVEL="warning",
+    )
+    ports = [free_port(), free_port()]
+    logs = Path(tempfile.mkdtemp(prefix="loadtest-"))
+    instances = [start_instance(port, env, logs) for port in ports]
+    try:
+        env.update(
+            LOADTEST_PORTS=",".join(map(str, ports)),
+            LOADTEST_GOOD=str(args.good),
+            LOADTEST_FAILING=str(args.failing),
+            LOADTEST_SHARE_GOOD="0.80",
+            LOADTEST_SHARE_UNKNOWN="0.15",
+        )
+        command = [wrk, "-t", str(args.threads), "-c", str(args.connections)]
+        command += ["-d", f"{args.duration}s", "--timeout", "30s"]
+        command += ["-s", str(HERE / "loadtest.lua"), f"http://127.0.0.1:{ports[0]}"]
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+    finally:
+        for process in instances:
+            process.terminate()
+        for process in instances:
+            process.wait(30)
+        upstream.shutdown()
+        keys = list(client.scan_iter(f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+    lines = [line for line in result.stdout.splitlines() if line.startswith("LOADTEST")]
+    if result.returncode or not lines:
+        print(result.stdout, result.stderr, sep="\n")
+        return 1
+    figures = dict(re.findall(r"(\w+)=([\d.]+)", lines[0]))
+    calls = upstream.calls
+    print(
+        f"2 instances, {args.connections} clients, {args.duration} s, "
+        f"upstream latency {args.latency * 1000:.0f} ms"
+    )
+    print(
+        f"requests      {figures['requests']} "
+        f"({float(figures['requests']) / float(figures['seconds']):.0f}/s)"
+    )
+    print(
+        f"errors        {int(figures['wrong_answers']) + int(figures['socket_errors'])}"
+        f" (wrong answers {figures['wrong_answers']}, socket errors "
+        f"{figures['socket_errors']}, timeouts {figures['timeouts']})"
+    )
+    print(
+        f"latency       p50 {figures['p50_ms']} ms, p90 {figures['p90_ms']} ms, "
+        f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms"
+    )
+    print(
+        f"answers       good 200: {figures['good']}, guesses 404/429: "
+        f"{figures['unknown']} ({figures['limited']} were 429), "
+        f"failing 503: {figures['fail']}"
+    )
+    print(
+        f"upstream      {sum(calls.values())} calls: good {calls['good']}, "
+        f"unknown {calls['unknown']}, failing {calls['fail']}"
+    )
+    for line in lines[1:]:
+        print(line.removeprefix("LOADTEST "))
+    print(f"instance logs {logs}")
+    errors = int(figures["wrong_answers"]) + int(figures["socket_errors"])
+    return 1 if errors or int(figures["timeouts"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Enumeration limits: lookups that end in "not found" are counted per client."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import metrics
+from .errors import render_error
+from .orders import redis_options
+
+#: Blueprints whose routes look orders up, and share one count per client.
+ORDER_BLUEPRINTS = ("account", "proxy")
+
+
+def client_address() -> str:
+    """Return the address a lookup is counted against.
+
+    Shopify's app proxy puts the customer's address in ``X-Forwarded-For``, in front
+    of the hops our own proxies add. The header is trusted only because a proxy
+    request whose signature fails is refused without a lookup, and is never a 404.
+    """
+    address = request.remote_addr or "unknown"
+    if request.blueprint == "proxy":
+        hops = [
+            h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")
+        ]
+        ours = int(current_app.config["PROXY_FIX_X_FOR"])
+        if len(hops) > ours and hops[-1 - ours]:
+            address = hops[-1 - ours]
+    return address
+
+
+def ended_not_found(response: Response) -> bool:
+    """Count a lookup only when its answer is "not found"."""
+    return response.status_code == 404
+
+
+def handle_limited(exc: RateLimitExceeded) -> Response:
+    """Render the 429 page, saying when to come back."""
+    metrics.rate_limited()
+    response = render_error(429, order_page=True)
+    response.headers["Retry-After"] = str(_retry_after(exc))
+    return response
+
+
+def _retry_after(exc: RateLimitExceeded) -> int:
+    limiter: Limiter = current_app.extensions["order_limiter"]
+    try:
+        limit = limiter.current_limit
+        if limit is not None:
+            return max(int(limit.reset_at - time.time()), 1)
+    except Exception:
+        # The storage failed between the refusal and now: the window's length will do.
+        pass
+    return int(exc.limit.limit.get_expiry())
+
+
+def init_app(app: Flask) -> None:
+    """Trust the configured proxy hops and limit the lookups of registered routes."""
+    hops = int(app.config["PROXY_FIX_X_FOR"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("CACHE_REDIS_URL"))
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+    elif app.config["RATELIMIT_STORAGE_URI"].startswith(("redis", "valkey")):
+        options = redis_options(float(app.config["REDIS_TIMEOUT"]))
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
+    app.config.setdefault(
+        "RATELIMIT_KEY_PREFIX", app.config["CACHE_KEY_PREFIX"] + "limits"
+    )
+    # A limiter per app: each holds its own storage.
+    limiter = Limiter(
+        client_address,
+        app=app,
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+    )
+    lookups = limiter.shared_limit(
+        app.config["NOT_FOUND_RATE_LIMIT"],
+        scope="order-lookups",
+        deduct_when=ended_not_found,
+    )
+    for name in ORDER_BLUEPRINTS:
+        if name in app.blueprints:
+            lookups(app.blueprints[name])
+    app.extensions["order_limiter"] = limiter
+    app.register_error_handler(RateLimitExceeded, handle_limited)

@@ -1,0 +1,105 @@
+"""Prometheus metrics: requests, upstream calls, the cache and the rate limit.
+
+Under gunicorn every worker writes to ``PROMETHEUS_MULTIPROC_DIR`` and the master serves
+the sum on ``METRICS_PORT`` (see ``gunicorn_conf``); the app itself serves nothing.
+prometheus_client picks its multi-process mode when first imported, so it is imported
+only once a metric is needed, after gunicorn's settings have named the folder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The process's counters and histograms."""
+
+    requests: Any
+    request_seconds: Any
+    upstream_calls: Any
+    upstream_seconds: Any
+    cache: Any
+    cache_errors: Any
+    rate_limited: Any
+
+
+@cache
+def instruments() -> Instruments:
+    """Create the metrics, once per process."""
+    from prometheus_client import Counter, Histogram
+
+    return Instruments(
+        requests=Counter(
+            "portal_requests_total",
+            "Answers by route and status.",
+            ["endpoint", "status"],
+        ),
+        request_seconds=Histogram(
+            "portal_request_seconds", "Time to answer, by route.", ["endpoint"]
+        ),
+        upstream_calls=Counter(
+            "portal_upstream_calls_total", "Calls to Fileflare by status.", ["status"]
+        ),
+        upstream_seconds=Histogram(
+            "portal_upstream_seconds", "Time of one call to Fileflare."
+        ),
+        cache=Counter(
+            "portal_cache_total",
+            "Order lookups: hit (cached), miss (fetched) or stale (old copy served).",
+            ["result"],
+        ),
+        cache_errors=Counter("portal_cache_errors_total", "Cache calls that failed."),
+        rate_limited=Counter(
+            "portal_rate_limited_total", "Lookups refused with a 429."
+        ),
+    )
+
+
+def cache_result(result: str) -> None:
+    """Count an order lookup as a cache ``hit``, ``miss`` or ``stale`` serve."""
+    instruments().cache.labels(result).inc()
+
+
+def cache_error() -> None:
+    """Count a cache call that failed."""
+    instruments().cache_errors.inc()
+
+
+def upstream_call(status: str, seconds: float) -> None:
+    """Count and time one call to Fileflare."""
+    metrics = instruments()
+    metrics.upstream_calls.labels(status).inc()
+    metrics.upstream_seconds.observe(seconds)
+
+
+def rate_limited() -> None:
+    """Count a refused lookup."""
+    instruments().rate_limited.inc()
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    metrics = instruments()
+    endpoint = request.endpoint or "none"
+    metrics.requests.labels(endpoint, str(response.status_code)).inc()
+    started = g.get("metrics_started")
+    if started is not None:
+        metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - started)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Count and time every answer."""
+    # Created here, before any request thread can race to create them twice.
+    instruments()
+    app.before_request(_start_timer)
+    app.after_request(_observe)
