@@ -6,10 +6,13 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup, escape
@@ -146,6 +149,18 @@ def text_direction() -> str:
     return "ltr"
 
 
+def format_count(number: int) -> str:
+    """Write a count the way the request's language does: ``1.500`` in German."""
+    return _format_count(number, str(get_locale() or "en"))
+
+
+@lru_cache(maxsize=4096)
+def _format_count(number: int, locale: str) -> str:
+    # Babel reads the locale's pattern on every call: a page of 180 files has
+    # hundreds of counts, nearly all of them small numbers seen before.
+    return format_decimal(number, locale=locale)
+
+
 def language_context() -> dict[str, Any]:
     """Give templates the page's ``lang`` and ``dir``."""
     return {"html_lang": locale_tag(), "html_dir": text_direction()}
@@ -158,14 +173,23 @@ def vary_on_language(response: Response) -> Response:
     return response
 
 
+def catalogue() -> NullTranslations:
+    """Return the request's merged catalogue, found once per request and language."""
+    locale = get_locale()
+    found = g.get("_portal_catalogue")
+    if found is None or found[0] is not locale:
+        found = g._portal_catalogue = (locale, get_translations())
+    return found[1]
+
+
 def gettext_text(message: str) -> Markup:
     """Translate ``message`` for a template, as text: a catalogue holds no HTML."""
-    return escape(get_translations().ugettext(message))
+    return escape(catalogue().ugettext(message))
 
 
 def ngettext_text(singular: str, plural: str, n: int) -> Markup:
     """Translate a message with a count for a template, as text."""
-    return escape(get_translations().ungettext(singular, plural, n))
+    return escape(catalogue().ungettext(singular, plural, n))
 
 
 def init_app(app: Flask) -> None:
@@ -185,5 +209,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext_text, ngettext_text, newstyle=True
     )
+    app.jinja_env.filters["number"] = format_count
     app.context_processor(language_context)
     app.after_request(vary_on_language)

@@ -16,7 +16,7 @@ from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from flask_babel import ngettext
+from flask_babel import force_locale, ngettext
 
 from downloads_portal import create_app, fixtures, languages
 from downloads_portal.models import parse_order
@@ -451,6 +451,14 @@ def test_locale_does_not_leak_between_requests(app, client, serve) -> None:
         assert str(languages.get_locale()) == "ja"
     with app.test_request_context("/"):
         assert str(languages.get_locale()) == "en"
+
+
+def test_template_catalogue_follows_a_forced_locale(app) -> None:
+    with app.test_request_context("/?locale=de"):
+        assert languages.gettext_text("Download") == "Herunterladen"
+        with force_locale("fr"):
+            assert languages.gettext_text("Download") == "Télécharger"
+        assert languages.gettext_text("Download") == "Herunterladen"
 
 
 def test_static_files_do_not_vary(client) -> None:
