@@ -13,6 +13,7 @@ from . import (
     account,
     errors,
     health,
+    languages,
     limits,
     logs,
     metrics,
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "THEME_DIR": None,
     "NOT_FOUND_RATE_LIMIT": "20 per minute",
     "PROXY_FIX_X_FOR": 0,
+    "DEFAULT_LOCALE": "en",
 }
 
 
@@ -102,8 +104,9 @@ def make_source(app: Flask) -> OrderSource:
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:
-    """Set up the theme, request ids, metrics, the cache, the store, the headers."""
+    """Set up the theme, languages, request ids, metrics, cache, store, headers."""
     themes.init_app(app)
+    languages.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
     orders.init_app(app, source)

@@ -6,10 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
 from . import account, fixtures
+from .languages import LOCALE_PARAM, Language, Languages
 from .models import Order, parse_order
 from .orders import get_store
 from .upstream import (
@@ -221,8 +223,17 @@ class FixtureSource:
 
 @bp.get("")
 def gallery() -> str:
-    """List every scenario with a link to its page."""
-    return render_template("preview.html", scenarios=SCENARIOS)
+    """List every scenario with links to its page in each language."""
+    languages: Languages = current_app.extensions["languages"]
+    chosen = languages.match(request.args.get(LOCALE_PARAM))
+    # The gallery's own words are for designers and stay English.
+    with force_locale("en"):
+        return render_template(
+            "preview.html",
+            scenarios=SCENARIOS,
+            languages=[Language.of(name) for name in languages.names],
+            chosen=chosen and Language.of(chosen).tag,
+        )
 
 
 @bp.get("/<name>")

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from werkzeug.exceptions import Forbidden, NotFound
 
 from .account import order_page
+from .languages import path_prefix_locale
 from .security import Verbatim, safe_url, valid_token
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class ProxyRequest:
     shop: str
     path_prefix: str
     customer_id: str
+    #: The storefront's language from ``/fr/apps/downloads``; a ``locale``
+    #: parameter in the signed query is read as ``?locale=`` (languages.py).
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +171,12 @@ def check_signature() -> None:
         level = logging.WARNING if not keys else logging.INFO
         log.log(level, "app proxy request refused: %s", exc)
         raise Forbidden() from None
+    path_prefix = params.get("path_prefix", [""])[0]
     g.proxy = ProxyRequest(
         shop=params["shop"][0],
-        path_prefix=clean_path_prefix(params.get("path_prefix", [""])[0]),
+        path_prefix=clean_path_prefix(path_prefix),
         customer_id=params.get("logged_in_customer_id", [""])[0],
+        locale=path_prefix_locale(path_prefix),
     )
 
 

@@ -1,4 +1,4 @@
-"""Designers' themes: a folder whose templates and static files override ours."""
+"""Designers' themes: a folder whose templates, files and wording override ours."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
     if builtin is not None:
         loaders.append(builtin)
     app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+    app.extensions["theme_dir"] = str(root)
     app.extensions["theme_static"] = str(root / "static")
     app.view_functions["static"] = theme_static
     app.context_processor(theme_context)

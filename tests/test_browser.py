@@ -1,4 +1,7 @@
-"""Every preview scenario in real headless Chromium, with axe and the Nu checker."""
+"""Every preview scenario in real headless Chromium, with axe and the Nu checker.
+
+Every scenario runs in English and in Arabic (right to left), a few in other languages.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +48,28 @@ WIDTHS = {"desktop": 1280, "phone": 375}
 #: Screenshots stop here: the large order would otherwise be metres long.
 SHOT_MAX_HEIGHT = 3000
 
-#: Every page of the gallery, with the status it answers: the index, then the scenarios.
-PAGES = {"gallery": ("/preview", 200)} | {
-    name: (f"/preview/{name}", scenario.status) for name, scenario in SCENARIOS.items()
-}
+#: Every page of the gallery, with the status it answers: the index, then the
+#: scenarios, then each scenario in Arabic (right to left), a few in other languages.
+PAGES = (
+    {"gallery": ("/preview", 200)}
+    | {name: (f"/preview/{name}", s.status) for name, s in SCENARIOS.items()}
+    | {
+        f"{name}-ar": (f"/preview/{name}?locale=ar", s.status)
+        for name, s in SCENARIOS.items()
+    }
+    | {
+        f"{name}-{locale}": (f"/preview/{name}?locale={locale}", SCENARIOS[name].status)
+        for name, locale in [
+            ("example", "de"),
+            ("example", "ja"),
+            ("one-left", "fr"),
+            ("stale", "nl"),
+            ("upgrade", "pt-BR"),
+            ("not-found", "es"),
+            ("used-up", "it"),
+        ]
+    }
+)
 
 RUN_AXE = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
@@ -192,6 +213,36 @@ def test_focus_ring_is_visible(page_at, preview_url) -> None:
         " parseFloat(s.outlineWidth)]; })()"
     )
     assert ring[0] == "button" and ring[1] == "solid" and ring[2] >= 2
+
+
+def test_arabic_page_mirrors(page_at, preview_url) -> None:
+    """Right to left: the button sits left of the filename, the skip link right."""
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/example?locale=ar")
+    looks = page.evaluate(
+        """(() => {
+          const box = s => document.querySelector(s).getBoundingClientRect();
+          return {dir: getComputedStyle(document.body).direction,
+                  name: box(".asset-name").left, button: box(".button").right,
+                  bar: getComputedStyle(document.querySelector("progress")).direction};
+        })()"""
+    )
+    assert looks["dir"] == looks["bar"] == "rtl"
+    assert looks["button"] < looks["name"]
+    page.keyboard.press("Tab")
+    skip = page.evaluate(
+        "(() => { const b = document.activeElement.getBoundingClientRect();"
+        " return [document.activeElement.className, b.left, b.right,"
+        " window.innerWidth]; })()"
+    )
+    assert skip[0] == "skip-link"
+    assert skip[3] / 2 < skip[1] and skip[2] <= skip[3]
+    page.goto(preview_url + "/preview/example")
+    ltr = page.evaluate(
+        "[document.querySelector('.asset-name').getBoundingClientRect().left,"
+        " document.querySelector('.button').getBoundingClientRect().left]"
+    )
+    assert ltr[0] < ltr[1]
 
 
 def test_example_theme(page_at, axe_source, shoot) -> None:
