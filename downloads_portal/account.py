@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import get_locale
 from werkzeug.exceptions import NotFound
 
 from .orders import OrderView, get_store
@@ -52,7 +53,7 @@ def render_order(view: OrderView) -> str:
 
 def page_variant() -> Hashable:
     """Name what of the request, beyond the order, the page's text depends on."""
-    return request.query_string, request.headers.get("Accept-Language", "")
+    return request.query_string, str(get_locale())
 
 
 @bp.get("/<token>")

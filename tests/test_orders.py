@@ -199,7 +199,11 @@ def test_a_fresh_copy_is_rendered_once_per_variant(app, serve) -> None:
     first = client.get(URL).text
     assert client.get(URL).text == first
     assert rendered == ["order.html"]
-    client.get(URL, headers={"Accept-Language": "de"})
+    german = client.get(URL, headers={"Accept-Language": "de"}).text
+    assert "5 von 10 heruntergeladen" in german
+    # Another browser preferring German shares that page; English is unchanged.
+    assert client.get(URL, headers={"Accept-Language": "de-AT, en"}).text == german
+    assert client.get(URL, headers={"Accept-Language": "en-GB"}).text == first
     client.get(URL + "?utm_source=mail")
     assert rendered == ["order.html"] * 3
 
