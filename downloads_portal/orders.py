@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
@@ -183,6 +185,44 @@ class SafeCache:
             )
 
 
+class FileLocks:
+    """Fetch locks for the processes sharing a file cache: files made with O_EXCL.
+
+    cachelib's ``FileSystemCache.add`` looks, then writes, so two processes could
+    both think they hold a lock; creating a file exclusively is atomic.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, key: str, value: Any, timeout: int) -> bool:
+        """Take the lock ``key`` unless someone holds it; one older than ``timeout``
+        belongs to a fetcher that died and is taken over."""
+        path = self._path(key)
+        for _ in range(2):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                return True
+            except FileExistsError:
+                try:
+                    if time.time() - path.stat().st_mtime < timeout:
+                        return False
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        return False
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+    def _path(self, key: str) -> Path:
+        # Keys are already hashes of the token; the name only has to be safe.
+        return self.folder / (hashlib.sha256(key.encode()).hexdigest() + ".lock")
+
+
 @dataclass
 class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -226,8 +266,11 @@ class OrderStore:
         not_found_seconds: int,
         lock_seconds: int,
         local_items: int = 256,
+        lock_folder: str | None = None,
     ) -> None:
         self.cache = SafeCache(cache)
+        # Locks live in the cache itself (SET NX on Redis), or beside a file cache.
+        self.fetch_locks = FileLocks(lock_folder) if lock_folder else self.cache
         self.source = source
         self.fresh_seconds = fresh_seconds
         self.stale_seconds = stale_seconds
@@ -252,16 +295,18 @@ class OrderStore:
             # fetcher of another process, until its lock expires or ours does.
             while True:
                 owner = uuid.uuid4().hex
-                held = self.cache.add(f"{key}:lock", owner, timeout=self.lock_seconds)
+                held = self.fetch_locks.add(
+                    f"{key}:lock", owner, timeout=self.lock_seconds
+                )
                 entry = self.cache.get(key) or entry
                 if self._usable(entry, since):
                     if held:
-                        self.cache.delete(f"{key}:lock")
+                        self.fetch_locks.delete(f"{key}:lock")
                     return self._hit(self.local.keep(key, entry))
                 failure: Failure | None = self.cache.get(f"{key}:failed")
                 if failure is not None and failure.failed_at >= since:
                     if held:
-                        self.cache.delete(f"{key}:lock")
+                        self.fetch_locks.delete(f"{key}:lock")
                     return self._fallback(entry, failure.error)
                 if held is not False or time.monotonic() >= deadline:
                     break
@@ -270,7 +315,7 @@ class OrderStore:
                 return self._fetch(token, key, entry)
             finally:
                 if held:
-                    self.cache.delete(f"{key}:lock")
+                    self.fetch_locks.delete(f"{key}:lock")
 
     def _usable(self, entry: Entry | None, since: float) -> bool:
         """Whether ``entry`` answers: fresh, a remembered 404, or fetched ``since``."""
@@ -369,7 +414,16 @@ def init_app(app: Flask, source: OrderSource) -> None:
         not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
         lock_seconds=lock_seconds(float(app.config["API_TIMEOUT"])),
         local_items=int(app.config["LOCAL_CACHE_ITEMS"]),
+        lock_folder=file_lock_folder(app),
     )
+
+
+def file_lock_folder(app: Flask) -> str | None:
+    """Return where a file cache's fetch locks go, or None for other backends."""
+    if str(app.config["CACHE_TYPE"]).lower().endswith("filesystemcache"):
+        # Beside the cache's folder: cachelib takes every file inside as an entry.
+        return os.path.normpath(app.config["CACHE_DIR"]) + ".locks"
+    return None
 
 
 def get_store() -> OrderStore:

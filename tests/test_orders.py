@@ -220,3 +220,17 @@ def test_stale_pages_are_rendered_every_time(config, httpserver) -> None:
     assert "may be out of date" in client.get(URL).text
     assert "may be out of date" in client.get(URL).text
     assert rendered == ["order.html"] * 3
+
+
+def test_file_cache_locks_are_exclusive_and_expire(tmp_path) -> None:
+    from downloads_portal.orders import FileLocks
+
+    one, other = FileLocks(str(tmp_path)), FileLocks(str(tmp_path))
+    assert one.add("order:abc:lock", "x", timeout=30) is True
+    assert other.add("order:abc:lock", "y", timeout=30) is False
+    assert other.add("order:def:lock", "y", timeout=30) is True
+    one.delete("order:abc:lock")
+    assert other.add("order:abc:lock", "y", timeout=30) is True
+    # A lock older than its timeout belongs to a fetcher that died.
+    assert one.add("order:abc:lock", "x", timeout=0) is True
+    assert all("abc" not in path.name for path in tmp_path.iterdir())

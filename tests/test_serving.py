@@ -173,6 +173,31 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
     assert upstream.arrived == 1
 
 
+def test_instances_sharing_a_file_cache_answer_a_cold_burst_with_one_call(
+    portal, slow_upstream, tmp_path
+) -> None:
+    upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
+    slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
+    settings = {
+        "API_BASE_URL": slow_upstream.url_for("/").rstrip("/"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+    }
+    instances = [portal(**settings), portal(**settings)]
+    token = secrets.token_hex(16)
+    barrier = threading.Barrier(40)
+
+    def visit(i: int) -> int:
+        barrier.wait()
+        url = f"{instances[i % 2].base}/account/orders/{token}"
+        with requests.get(url, timeout=30) as response:
+            return response.status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(visit, range(40)))
+    assert statuses == [200] * 40
+    assert upstream.arrived == 1
+
+
 def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
