@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per route")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per route")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
@@ -234,7 +234,8 @@ def markdown(results: dict) -> str:
         f"- measured {m['date']} on {m['cores']} cores ({m['cpu']}),"
         f" Python {m['python']}, `downloads-portal serve` with {settings['workers']}"
         f" gthread workers of {gunicorn_conf.threads} threads,"
-        f" {results['generator']} with {settings['connections']} connections,"
+        f" {results['generator']} with {settings['connections']} clients, a new"
+        " connection per request,"
         f" {settings['rounds']} x {settings['duration']:g} s per route",
     ]
     return "\n".join(lines)

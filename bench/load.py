@@ -34,11 +34,16 @@ def run(url: str, seconds: float, connections: int) -> Result:
 
 
 def run_wrk(url: str, seconds: float, connections: int) -> Result:
-    """Run wrk and read its summary."""
+    """Run wrk, a new connection per request, and read its summary.
+
+    A gthread worker accepts every waiting connection it can, so kept-alive
+    connections often all land on one worker and a run measures half the machine.
+    """
     out = subprocess.run(
         [
             "wrk",
             "-t1",
+            *("-H", "Connection: close"),
             f"-c{connections}",
             f"-d{max(int(seconds), 1)}s",
             "--latency",
