@@ -22,7 +22,7 @@ import requests
 from downloads_portal import gunicorn_conf
 
 from . import load
-from .standin import StandIn
+from .standin import StandIn, free_port
 
 HERE = Path(__file__).resolve().parent
 FRESH_SECONDS = 30
@@ -98,7 +98,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 @contextmanager
 def gunicorn(api_base_url: str, workers: int) -> Iterator[tuple[str, int]]:
     """Run the app as production does, ``downloads-portal serve``, on a fresh cache."""
-    with tempfile.TemporaryDirectory() as cache_dir, socket_port() as port:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as cache_dir:
         env = dict(
             os.environ,
             DOWNLOADS_PORTAL_API_BASE_URL=api_base_url,
@@ -121,16 +122,6 @@ def gunicorn(api_base_url: str, workers: int) -> Iterator[tuple[str, int]]:
         finally:
             process.terminate()
             process.wait(15)
-
-
-@contextmanager
-def socket_port() -> Iterator[int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
 
 
 def wait_until_up(base: str, process: subprocess.Popen) -> None:

@@ -1,6 +1,6 @@
 """Load test: two instances under gunicorn sharing one Redis, driven by wrk.
 
-    .venv/bin/python bench/loadtest.py [--duration 30] [--connections 200]
+    .venv/bin/python -m bench.loadtest [--duration 30] [--connections 200]
 
 A stand-in Fileflare answers after 200 ms: ``good*`` tokens with an order, ``fail*``
 with a 500, anything else with a 404. wrk sends customers (80 %), guessers (15 %, from
@@ -11,71 +11,22 @@ order must be 200, a guess 404 or 429, a failing order 503. Prints the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 import redis
 
-from downloads_portal import fixtures
+from bench.standin import StandIn, free_port
 
 HERE = Path(__file__).resolve().parent
-
-
-class Upstream(ThreadingHTTPServer):
-    """A slow stand-in for Fileflare that counts its calls by kind of token."""
-
-    daemon_threads = True
-
-    def __init__(self, latency: float) -> None:
-        super().__init__(("127.0.0.1", 0), UpstreamHandler)
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.body = json.dumps(fixtures.EXAMPLE_ORDER).encode()
-
-
-class UpstreamHandler(BaseHTTPRequestHandler):
-    server: Upstream
-
-    def do_GET(self) -> None:
-        token = parse_qs(urlsplit(self.path).query).get("id", [""])[0]
-        kind = "good" if token.startswith("good") else "fail"
-        if not token.startswith(("good", "fail")):
-            kind = "unknown"
-        with self.server.lock:
-            self.server.calls[kind] += 1
-        time.sleep(self.server.latency)
-        status, body = {"good": (200, self.server.body), "fail": (500, b"")}.get(
-            kind, (404, b"")
-        )
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_instance(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
@@ -115,12 +66,11 @@ def main() -> int:
     client = redis.Redis.from_url(args.redis_url)
     client.ping()
 
-    upstream = Upstream(args.latency)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    upstream = StandIn(latency=args.latency).start()
     prefix = f"loadtest-{uuid.uuid4().hex[:8]}:"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
     env.update(
-        DOWNLOADS_PORTAL_API_BASE_URL=f"http://127.0.0.1:{upstream.server_port}",
+        DOWNLOADS_PORTAL_API_BASE_URL=upstream.url,
         DOWNLOADS_PORTAL_CACHE_TYPE="RedisCache",
         DOWNLOADS_PORTAL_CACHE_REDIS_URL=args.redis_url,
         DOWNLOADS_PORTAL_CACHE_KEY_PREFIX=prefix,
@@ -148,7 +98,7 @@ def main() -> int:
             process.terminate()
         for process in instances:
             process.wait(30)
-        upstream.shutdown()
+        upstream.stop()
         keys = list(client.scan_iter(f"*{prefix}*"))
         if keys:
             client.delete(*keys)
@@ -158,7 +108,7 @@ def main() -> int:
         print(result.stdout, result.stderr, sep="\n")
         return 1
     figures = dict(re.findall(r"(\w+)=([\d.]+)", lines[0]))
-    calls = upstream.calls
+    calls = upstream.calls_by_kind()
     print(
         f"2 instances, {args.connections} clients, {args.duration} s, "
         f"upstream latency {args.latency * 1000:.0f} ms"

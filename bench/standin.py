@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -16,15 +17,34 @@ ORDERS_PATH = "/api/v2/customer-account-orders"
 LINES_TOKEN = re.compile(r"lines-(\d{1,4})")
 
 
+def kind(token: str) -> str:
+    """Name what a bench token stands for: a good order, a failing one, or unknown."""
+    if token == "example" or token.startswith("good") or LINES_TOKEN.fullmatch(token):
+        return "good"
+    if token.startswith("fail"):
+        return "fail"
+    return "unknown"
+
+
 def body_for(token: str) -> tuple[int, bytes]:
-    """Return the status and body Fileflare would send for a bench token."""
-    if token == "example":
-        return 200, json.dumps(fixtures.EXAMPLE_ORDER).encode()
+    """Return the status and body Fileflare would send for a bench token.
+
+    ``lines-N``: an order of N line items; ``example`` and ``good*``: the example
+    order; ``fail*``: a 500; anything else: a 404.
+    """
     if match := LINES_TOKEN.fullmatch(token):
         return 200, json.dumps(fixtures.large_order(int(match[1]))).encode()
-    if token.startswith("failing"):
-        return 503, b""
-    return 404, b""
+    return {
+        "good": (200, json.dumps(fixtures.EXAMPLE_ORDER).encode()),
+        "fail": (500, b""),
+    }.get(kind(token), (404, b""))
+
+
+def free_port() -> int:
+    """Return a loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class StandIn(ThreadingHTTPServer):
@@ -38,6 +58,14 @@ class StandIn(ThreadingHTTPServer):
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
         self._bodies: dict[str, tuple[int, bytes]] = {}
+
+    def calls_by_kind(self) -> Counter[str]:
+        """Count the calls by kind of token: good, fail, unknown."""
+        with self.lock:
+            counted: Counter[str] = Counter()
+            for token, calls in self.calls.items():
+                counted[kind(token)] += calls
+            return counted
 
     @property
     def url(self) -> str:

@@ -21,13 +21,14 @@ def test_standin_serves_and_counts() -> None:
         example = requests.get(url, params={"id": "example"}, timeout=5)
         large = requests.get(url, params={"id": "lines-10"}, timeout=5)
         missing = requests.get(url, params={"id": "nope"}, timeout=5)
-        failing = requests.get(url, params={"id": "failing-1"}, timeout=5)
+        failing = requests.get(url, params={"id": "fail-1"}, timeout=5)
     finally:
         upstream.stop()
     assert example.json()["order"]["order_number"] == 1050
     assert len(large.json()["order"]["lines"]) == 10
-    assert (missing.status_code, failing.status_code) == (404, 503)
+    assert (missing.status_code, failing.status_code) == (404, 500)
     assert upstream.calls["example"] == 1
+    assert upstream.calls_by_kind() == {"good": 2, "unknown": 1, "fail": 1}
 
 
 def test_benchmark_smoke(tmp_path: Path) -> None:
