@@ -9,13 +9,13 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import Forbidden, NotFound
 
+from . import themes
 from .account import order_page
 from .languages import path_prefix_locale
 from .security import Verbatim, safe_url, valid_token
@@ -63,9 +63,9 @@ class ProxyRequest:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How proxy pages load the stylesheet: a URL on our host, or inline."""
+    """How proxy pages load the stylesheets: URLs on our host, or inline."""
 
-    stylesheet_url: str | None
+    stylesheet_urls: tuple[str, ...]
     inline_css: Verbatim | None
 
 
@@ -194,7 +194,7 @@ def layout_context() -> dict[str, Any]:
     standalone = current_app.config["PROXY_STANDALONE"]
     return {
         "layout": "proxy/standalone.html" if standalone else "proxy/fragment.html",
-        "stylesheet_url": settings.stylesheet_url,
+        "stylesheet_urls": settings.stylesheet_urls,
         "inline_css": settings.inline_css,
     }
 
@@ -222,22 +222,25 @@ def elsewhere(rest: str = "") -> str:
 
 
 def stylesheet_settings(app: Flask) -> Settings:
-    """Link the stylesheet from PUBLIC_URL, or read it for inlining."""
+    """Link the stylesheets (a theme's included) from PUBLIC_URL, or read them."""
+    names = themes.stylesheets(app)
     public_url = app.config.get("PUBLIC_URL")
     if public_url:
         url = safe_url(str(public_url))
         if url is not None:
             parts = urlsplit(url)
-            path = f"{app.static_url_path}/portal.css"
-            return Settings(f"{parts.scheme}://{parts.netloc}{path}", None)
+            base = f"{parts.scheme}://{parts.netloc}{app.static_url_path}"
+            return Settings(tuple(f"{base}/{name}" for name in names), None)
         log.warning("PUBLIC_URL is not an http(s) URL; the proxy inlines its styles")
-    css = (Path(app.static_folder or "") / "portal.css").read_text(encoding="utf-8")
+    css = "\n".join(
+        themes.static_path(app, name).read_text(encoding="utf-8") for name in names
+    )
     if _UNSAFE_IN_STYLE.search(css):
-        log.warning("portal.css holds '</', '{{' or '{%'; proxy pages go unstyled")
-        return Settings(None, None)
+        log.warning("a stylesheet holds '</', '{{' or '{%'; proxy pages go unstyled")
+        return Settings((), None)
     if not app.config["PROXY_STANDALONE"]:
         css = scoped(css)
-    return Settings(None, Verbatim(css))
+    return Settings((), Verbatim(css))
 
 
 def scoped(css: str) -> str:

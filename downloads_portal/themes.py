@@ -25,8 +25,23 @@ def theme_static(filename: str) -> Response:
 
 def theme_context() -> dict[str, bool]:
     """Tell templates whether the theme brings its own ``theme.css``."""
-    folder = current_app.extensions["theme_static"]
-    return {"theme_stylesheet": os.path.isfile(os.path.join(folder, THEME_STYLESHEET))}
+    return {"theme_stylesheet": len(stylesheets(current_app)) > 1}
+
+
+def static_path(app: Flask, filename: str) -> Path:
+    """Return the file the static route serves: the theme's, else ours."""
+    folder = app.extensions.get("theme_static")
+    if folder is not None and (Path(folder) / filename).is_file():
+        return Path(folder) / filename
+    return Path(app.static_folder or "") / filename
+
+
+def stylesheets(app: Flask) -> list[str]:
+    """Name the stylesheets a page uses, in order: ours, then the theme's variables."""
+    folder = app.extensions.get("theme_static")
+    if folder is not None and os.path.isfile(os.path.join(folder, THEME_STYLESHEET)):
+        return ["portal.css", THEME_STYLESHEET]
+    return ["portal.css"]
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -497,6 +498,20 @@ def test_stylesheet_from_public_url(config, order_served) -> None:
     assert "style" not in page.tags
     with client.get("/static/portal.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"
+
+
+def test_theme_styles_reach_the_proxy(config, order_served) -> None:
+    theme = Path(__file__).resolve().parent.parent / "examples" / "theme"
+    settings = {**config, "THEME_DIR": str(theme)}
+    inline = create_app(settings).test_client().get(f"{URL}?{signed()}").text
+    assert "--portal-brand: #7a2e8e" in inline
+    assert inline.index("--portal-radius: 12px") < inline.index("--portal-radius: 4px")
+    linked = create_app({**settings, "PUBLIC_URL": "https://portal.example.com"})
+    page = Page(linked.test_client().get(f"{URL}?{signed()}").text)
+    assert page.stylesheets == [
+        "https://portal.example.com/static/portal.css",
+        "https://portal.example.com/static/theme.css",
+    ]
 
 
 @pytest.mark.parametrize(
