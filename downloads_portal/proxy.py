@@ -154,9 +154,19 @@ def login_url(path_prefix: str, token: str) -> str:
     return "/account/login?return_url=" + quote(back, safe="")
 
 
-@bp.before_request
+def proxied() -> bool:
+    """Whether the request came through the app proxy's URL, routed or not."""
+    prefix = bp.url_prefix or ""
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+# The hooks below are the app's, not the blueprint's, so that they run before the
+# rate limiter's and also for a URL under /proxy that matches no route (405, 404).
+@bp.before_app_request
 def check_signature() -> None:
     """Refuse every request Shopify did not sign recently, before anything else."""
+    if not proxied():
+        return
     g.embedded = True
     config = current_app.config
     keys = secrets(config.get("SHOPIFY_API_SECRET"))
@@ -180,16 +190,19 @@ def check_signature() -> None:
     )
 
 
-@bp.after_request
+@bp.after_app_request
 def answer_as_liquid(response: Response) -> Response:
     """Have Shopify render every answer, error pages included, inside the theme."""
-    response.content_type = LIQUID_CONTENT_TYPE
+    if proxied():
+        response.content_type = LIQUID_CONTENT_TYPE
     return response
 
 
-@bp.context_processor
+@bp.app_context_processor
 def layout_context() -> dict[str, Any]:
     """Give the shared templates the proxy's layout and stylesheet."""
+    if not proxied():
+        return {}
     settings = current_app.extensions["proxy"]
     standalone = current_app.config["PROXY_STANDALONE"]
     return {

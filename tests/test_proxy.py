@@ -590,3 +590,39 @@ def test_path_prefix_is_checked(login_client, given, used) -> None:
     page = Page(login_client.get(f"{URL}?{signed(pairs)}").text)
     back = quote(f"{used}/orders/{TOKEN}", safe="")
     assert page.links == [f"/account/login?return_url={back}"]
+
+
+def test_other_methods_are_signed_and_answered_as_liquid(client, httpserver) -> None:
+    unsigned = client.post(URL)
+    assert unsigned.status_code == 403
+    refused = client.post(f"{URL}?{signed()}")
+    assert refused.status_code == 405
+    for response in (unsigned, refused):
+        assert response.mimetype == "application/liquid"
+        assert "<html" not in response.text and "/static/" not in response.text
+        assert "Content-Security-Policy" not in response.headers
+    assert upstream_calls(httpserver) == 0
+
+
+def test_double_slashes_are_not_redirected(client) -> None:
+    response = client.get(f"/proxy//orders/{TOKEN}?{signed()}")
+    assert response.status_code == 404
+    assert response.mimetype == "application/liquid"
+    assert "Location" not in response.headers
+
+
+def test_the_signature_is_checked_before_the_limit(config, serve) -> None:
+    serve(status=404, token="a" * 32)
+    config["NOT_FOUND_RATE_LIMIT"] = "2 per minute"
+    client = create_app(config).test_client()
+    shopper = {"X-Forwarded-For": "203.0.113.9"}
+    for _ in range(2):
+        response = client.get(f"/proxy/orders/{'a' * 32}?{signed()}", headers=shopper)
+        assert response.status_code == 404
+    limited = client.get(f"{URL}?{signed()}", headers=shopper)
+    assert limited.status_code == 429
+    assert limited.mimetype == "application/liquid"
+    assert "Content-Security-Policy" not in limited.headers
+    assert "X-Frame-Options" not in limited.headers
+    # A forged request naming the same shopper is refused as forged, not counted.
+    assert client.get(URL, headers=shopper).status_code == 403
