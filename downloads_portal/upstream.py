@@ -9,7 +9,7 @@ from typing import Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from urllib3.util.retry import Retry
 
 from .models import InvalidOrder, Order, parse_order
@@ -50,13 +50,15 @@ class UpstreamInvalid(UpstreamUnavailable):
     status = 502
 
 
-def describe(exc: requests.RequestException) -> str:
+def describe(exc: requests.RequestException | HTTPError) -> str:
     """Name a transport failure without the URL that requests puts in its message."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     # urllib3's NewConnectionError (refused, unresolvable) subclasses its TimeoutError.
     if isinstance(reason, NewConnectionError):
         return "connection failed"
-    if isinstance(exc, requests.Timeout) or isinstance(reason, TimeoutError):
+    if isinstance(exc, requests.Timeout | TimeoutError) or isinstance(
+        reason, TimeoutError
+    ):
         return "timeout"
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
@@ -96,8 +98,9 @@ class FileflareClient:
             allowed_methods={"GET"},
             status_forcelist={502, 503, 504},
             backoff_factor=0.1,
-            backoff_max=1.0,
-            retry_after_max=min(2.0, self.timeout),
+            backoff_max=0.5,
+            # Pauses stay small beside the timeouts: the answer is due within ~3x.
+            retry_after_max=min(1.0, self.timeout / 4),
             raise_on_status=False,
             raise_on_redirect=False,
         )
@@ -131,7 +134,7 @@ class FileflareClient:
                 status = response.status_code
                 if status == 200:
                     body = self._read_body(response, deadline)
-        except requests.RequestException as exc:
+        except (requests.RequestException, HTTPError) as exc:
             # requests puts the URL, token included, in its messages: drop them.
             raise UpstreamUnavailable(describe(exc)) from None
 
@@ -156,7 +159,9 @@ class FileflareClient:
             raise UpstreamInvalid("body too large")
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(chunk_size=64 * 1024):
+        # read1 returns after every socket read, so a body dripping in a byte at a
+        # time still meets the deadline (iter_content would wait for a whole chunk).
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > self.max_bytes:
                 raise UpstreamInvalid("body too large")
