@@ -14,7 +14,6 @@ import math
 import os
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, suppress
@@ -80,9 +79,14 @@ class OrderView:
         return max(time.time() - self.fetched_at, 0.0)
 
 
+#: Part of every key: bump it when Entry or the models change shape, so a new
+#: release never reads what an older one wrote.
+CACHE_VERSION = 1
+
+
 def cache_key(token: str) -> str:
     """Return the cache key for a token; the token itself never leaves here."""
-    return "order:" + hashlib.sha256(token.encode()).hexdigest()
+    return f"order:v{CACHE_VERSION}:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -137,8 +141,15 @@ class SafeCache:
         self.warned_at = -math.inf
         self.failing = False
 
-    def get(self, key: str) -> Any:
-        return self._call(None, self.cache.get, key)
+    def get(self, key: str, kind: type[T]) -> T | None:
+        """Return the value at ``key`` if it is a ``kind``; anything else is a miss."""
+        try:
+            value = self._call(None, self.cache.get, key)
+        except Exception as exc:
+            # A value that does not unpickle here (another release's, or garbage).
+            self._warn(f"unreadable cache entry, fetching anew: {type(exc).__name__}")
+            return None
+        return value if isinstance(value, kind) else None
 
     def set(self, key: str, value: Any, timeout: int) -> None:
         self._call(None, self.cache.set, key, value, timeout=timeout)
@@ -176,13 +187,16 @@ class SafeCache:
         metrics.cache_error()
         self.failing = True
         self.retry_at = now + CACHE_RETRY_SECONDS
+        self._warn(
+            f"cache unavailable, serving from the upstream: {type(exc).__name__}: {exc}"
+        )
+
+    def _warn(self, message: str) -> None:
+        """Log a warning, at most once a minute."""
+        now = time.monotonic()
         if now - self.warned_at >= WARN_EVERY_SECONDS:
             self.warned_at = now
-            log.warning(
-                "cache unavailable, serving from the upstream: %s: %s",
-                type(exc).__name__,
-                exc,
-            )
+            log.warning("%s", message)
 
 
 class FileLocks:
@@ -285,7 +299,7 @@ class OrderStore:
         local = self.local.get(key)
         if local is not None and self._fresh(local.entry):
             return self._hit(local)
-        entry: Entry | None = self.cache.get(key)
+        entry = self.cache.get(key, Entry)
         if self._usable(entry, since=math.inf):
             return self._hit(self.local.keep(key, entry))
         since = time.time()
@@ -294,16 +308,13 @@ class OrderStore:
             # Whoever held the lock before may have fetched; else wait for the
             # fetcher of another process, until its lock expires or ours does.
             while True:
-                owner = uuid.uuid4().hex
-                held = self.fetch_locks.add(
-                    f"{key}:lock", owner, timeout=self.lock_seconds
-                )
-                entry = self.cache.get(key) or entry
+                held = self.fetch_locks.add(f"{key}:lock", 1, timeout=self.lock_seconds)
+                entry = self.cache.get(key, Entry) or entry
                 if self._usable(entry, since):
                     if held:
                         self.fetch_locks.delete(f"{key}:lock")
                     return self._hit(self.local.keep(key, entry))
-                failure: Failure | None = self.cache.get(f"{key}:failed")
+                failure = self.cache.get(f"{key}:failed", Failure)
                 if failure is not None and failure.failed_at >= since:
                     if held:
                         self.fetch_locks.delete(f"{key}:lock")
@@ -319,15 +330,10 @@ class OrderStore:
 
     def _usable(self, entry: Entry | None, since: float) -> bool:
         """Whether ``entry`` answers: fresh, a remembered 404, or fetched ``since``."""
-        if entry is None:
-            return False
-        age = time.time() - entry.fetched_at
-        return (
-            entry.order is None or age < self.fresh_seconds or entry.fetched_at >= since
-        )
+        return entry is not None and (self._fresh(entry) or entry.fetched_at >= since)
 
     def _fresh(self, entry: Entry) -> bool:
-        """Whether this process may use its own copy of ``entry`` without asking."""
+        """Whether ``entry`` is young enough to answer without asking the upstream."""
         age = time.time() - entry.fetched_at
         if entry.order is None:
             return age < self.not_found_seconds
@@ -347,7 +353,7 @@ class OrderStore:
             order = self._call_source(token)
         except OrderNotFound:
             missing = Entry(None, started)
-            self.cache.set(key, missing, timeout=self.not_found_seconds)
+            self._store(key, missing, self.not_found_seconds)
             self.local.keep(key, missing)
             raise
         except UpstreamError as exc:
@@ -356,9 +362,15 @@ class OrderStore:
             self.cache.set(f"{key}:failed", failure, timeout=self.lock_seconds)
             return self._fallback(entry, exc)
         fetched = Entry(order, time.time())
-        self.cache.set(key, fetched, timeout=self.stale_seconds)
+        self._store(key, fetched, max(self.stale_seconds, self.fresh_seconds))
         local = self.local.keep(key, fetched)
         return OrderView(order, fetched.fetched_at, pages=local.pages)
+
+    def _store(self, key: str, entry: Entry, seconds: int) -> None:
+        """Keep ``entry`` for ``seconds``; for none at all, since the cache reads 0
+        as "forever"."""
+        if seconds > 0:
+            self.cache.set(key, entry, timeout=seconds)
 
     def remember(self, token: str, order: Order, fetched_at: float) -> None:
         """Keep ``order`` as if it had been fetched for ``token`` at ``fetched_at``."""

@@ -234,3 +234,35 @@ def test_file_cache_locks_are_exclusive_and_expire(tmp_path) -> None:
     # A lock older than its timeout belongs to a fetcher that died.
     assert one.add("order:abc:lock", "x", timeout=0) is True
     assert all("abc" not in path.name for path in tmp_path.iterdir())
+
+
+def test_not_found_is_not_remembered_with_a_zero_window(config, httpserver) -> None:
+    config["NOT_FOUND_CACHE_SECONDS"] = 0
+    client = create_app(config).test_client()
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=404)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    assert client.get(URL).status_code == 404
+    assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # What an older release's Entry, since renamed, unpickles to: an error.
+        b"!cdownloads_portal.orders\nEntryV0\n)\x81.",
+        b"!not a pickle at all",
+        b"!" + __import__("pickle").dumps({"order": "not an Entry"}),
+    ],
+)
+def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
+    import redis
+
+    from .conftest import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(redis_config["CACHE_KEY_PREFIX"] + cache_key(TOKEN), value)
+    client.close()
+    serve(fixtures.EXAMPLE_ORDER)
+    response = create_app(redis_config).test_client().get(URL)
+    assert response.status_code == 200
+    assert "5 of 10 downloaded" in response.text
