@@ -56,7 +56,8 @@ def page_variant() -> Hashable:
     return request.query_string, str(get_locale())
 
 
-@bp.get("/<token>")
+# No slash merging: its redirect would carry the token to another URL and log line.
+@bp.get("/<token>", merge_slashes=False)
 def order(token: str) -> str:
     """Show every file the customer may download for one order."""
     return order_page(token)

@@ -128,9 +128,17 @@ def sanitize_message(html: str) -> str | None:
         tags=MESSAGE_TAGS,
         attributes=MESSAGE_ATTRIBUTES,
         url_schemes={"http", "https"},
+        # url_schemes lets relative and //host links through: only absolute ones stay.
+        attribute_filter=_absolute_links,
         link_rel="noopener noreferrer",
     ).strip()
     return cleaned or None
+
+
+def _absolute_links(tag: str, attribute: str, value: str) -> str | None:
+    if (tag, attribute) == ("a", "href"):
+        return safe_url(value)
+    return value
 
 
 def _line(item: Any) -> Line:

@@ -242,7 +242,8 @@ def stylesheet_settings(app: Flask) -> Settings:
         url = safe_url(str(public_url))
         if url is not None:
             parts = urlsplit(url)
-            base = f"{parts.scheme}://{parts.netloc}{app.static_url_path}"
+            root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+            base = root + (app.static_url_path or "")
             return Settings(tuple(f"{base}/{name}" for name in names), None)
         log.warning("PUBLIC_URL is not an http(s) URL; the proxy inlines its styles")
     css = "\n".join(

@@ -25,7 +25,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 # Order tokens in paths and upstream query strings, as they appear in log lines.
-_TOKEN_IN_TEXT = re.compile(r"(/orders/|[?&]id=)([A-Za-z0-9_%-]+)")
+_TOKEN_IN_TEXT = re.compile(r"(/orders/+|[?&]id=)([A-Za-z0-9_%-]+)")
 
 
 def valid_token(token: str) -> bool:

@@ -99,6 +99,7 @@ def test_merchant_message_is_sanitised() -> None:
         "<script>alert(1)</script>"
         '<a href="javascript:alert(1)">bad</a> <a href="https://help.example.com">help</a>'
         '<img src="x" onerror="alert(1)"><iframe src="https://evil.example"></iframe>'
+        '<a href="//evil.example/x">far</a> <a href="/account/logout">near</a>'
     )
     html = parse_order(fixtures.order(text=message)).message_html
     assert "<p>Thanks for <em>buying</em>!</p>" in html
@@ -108,6 +109,8 @@ def test_merchant_message_is_sanitised() -> None:
     assert "<img" not in html and "<iframe" not in html
     assert 'href="https://help.example.com"' in html
     assert 'rel="noopener noreferrer"' in html
+    assert "evil.example" not in html and "/account/logout" not in html
+    assert "far" in html and "near" in html
 
 
 @pytest.mark.parametrize(

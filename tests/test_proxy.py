@@ -490,11 +490,20 @@ def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
     assert seen["ourButton"] not in ("rgb(0, 128, 0)", "rgba(0, 0, 0, 0)")
 
 
-def test_stylesheet_from_public_url(config, order_served) -> None:
-    app = create_app({**config, "PUBLIC_URL": "https://portal.example.com/proxy"})
+@pytest.mark.parametrize(
+    ("public_url", "stylesheet"),
+    [
+        ("https://portal.example.com", "https://portal.example.com/static/portal.css"),
+        ("https://example.com/portal/", "https://example.com/portal/static/portal.css"),
+    ],
+)
+def test_stylesheet_from_public_url(
+    config, order_served, public_url, stylesheet
+) -> None:
+    app = create_app({**config, "PUBLIC_URL": public_url})
     client = app.test_client()
     page = Page(client.get(f"{URL}?{signed()}").text)
-    assert page.stylesheets == ["https://portal.example.com/static/portal.css"]
+    assert page.stylesheets == [stylesheet]
     assert "style" not in page.tags
     with client.get("/static/portal.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"

@@ -214,6 +214,9 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
         assert response.status_code == 200
         assert response.headers["X-Request-ID"] == "visit-42"
     assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
+    # A doubled slash is a plain 404, neither a redirect nor a logged token.
+    doubled = requests.get(f"{served.base}/account/orders//{token}", timeout=10)
+    assert doubled.status_code == 404 and not doubled.history
 
     metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     assert 'portal_requests_total{endpoint="account.order",status="200"} 3.0' in metrics
