@@ -168,6 +168,13 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
     return shoot
 
 
+#: The width of the narrowest box holding a file's name and size, in CSS pixels.
+NARROWEST_FILE_NAME = """
+Math.min(Infinity, ...Array.from(document.querySelectorAll('.asset-info'),
+                                 (e) => e.getBoundingClientRect().width))
+"""
+
+
 def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
     """Inject axe-core into the page and return its violations."""
     if not page.evaluate("typeof axe !== 'undefined'"):
@@ -195,6 +202,8 @@ def test_page(page_at, preview_url, axe_source, shoot, name, width) -> None:
     assert overflow[0] <= overflow[1], "the page scrolls sideways"
     small = [t for t in page.evaluate(TARGETS) if t["width"] < 44 or t["height"] < 44]
     assert small == [], "tap targets under 44 px"
+    narrowest = page.evaluate(NARROWEST_FILE_NAME)
+    assert narrowest >= 120, "a file's name is squeezed into a narrow column"
 
 
 def test_focus_ring_is_visible(page_at, preview_url) -> None:
