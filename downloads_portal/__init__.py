@@ -80,6 +80,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["PREVIEW"]:
         # Designers edit templates and want every change on the next reload.
         app.config["TEMPLATES_AUTO_RELOAD"] = app.jinja_env.auto_reload = True
+        # Without a cache, a template newly added to a theme is found at once too.
+        app.jinja_env.cache = None
         app.config["CACHE_TYPE"] = "SimpleCache"
     if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
         # One folder per installation, so every worker on the machine shares it.

@@ -94,7 +94,7 @@ def order(
     lines: list[dict[str, Any]] | None = None,
     assets: list[dict[str, Any]] | None = None,
     number: int = 1001,
-    title: str | None = "Your downloads",
+    title: str | None = None,
     text: str | None = None,
 ) -> dict[str, Any]:
     """Return a whole 200 body around the given lines and order-level assets."""

@@ -87,6 +87,8 @@ def test_stale_copy_when_the_upstream_fails(config, httpserver) -> None:
     assert stale.status_code == 200
     assert "4 of 10 downloaded" in stale.text
     assert "may be out of date" in stale.text
+    # A second old, and still never "0 minutes ago".
+    assert "the copy from 1 minute ago" in " ".join(stale.text.split())
     assert stale.headers["Cache-Control"] == "private, no-store"
 
 

@@ -181,6 +181,20 @@ def test_templates_reload_in_preview(config, tmp_path) -> None:
     assert "<header>second</header>" in client.get("/preview/example").text
 
 
+def test_a_template_added_to_the_theme_shows_at_once(config, tmp_path) -> None:
+    theme = tmp_path / "theme"
+    (theme / "templates").mkdir(parents=True)
+    app = create_app({**config, "PREVIEW": True, "THEME_DIR": str(theme)})
+    client = app.test_client()
+    assert "THEMED 404" not in client.get("/preview/not-found").text
+    page = theme / "templates" / "errors" / "404.html"
+    page.parent.mkdir()
+    page.write_text(
+        '{% extends "errors/error.html" %}{% block body %}THEMED 404{% endblock %}'
+    )
+    assert "THEMED 404" in client.get("/preview/not-found").text
+
+
 def test_preview_command_prints_the_address_and_serves(tmp_path) -> None:
     command = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
     require(command is not None, "the downloads-portal command is not installed")
