@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "calls": calls,
             "calls_per_1000_views": round(1000 * calls / max(views, 1), 3),
             "fresh_windows": windows,
-            "max_calls_per_order_per_window": max(
+            "calls_per_order_per_window": max(
                 (round(n / windows, 2) for n in upstream.calls.values()), default=0
             ),
         },
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=5, help="runs per route")
+    parser.add_argument("--rounds", type=int, default=7, help="runs per route")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
@@ -212,7 +212,7 @@ def markdown(results: dict) -> str:
     up, wire, m = results["upstream"], results["bytes"], results["machine"]
     settings = results["settings"]
     rss = ", ".join(f"{x:.0f}" for x in results["worker_rss_mib"])
-    per_window = up["max_calls_per_order_per_window"]
+    per_window = up["calls_per_order_per_window"]
     lines += [
         "",
         f"- upstream calls per 1000 page views: {up['calls_per_1000_views']}"
@@ -238,7 +238,7 @@ def route_label(name: str) -> str:
     if name == "example":
         return "example order"
     lines = int(name.removeprefix("lines-"))
-    return f"{lines} lines, {3 * lines} files"
+    return f"{lines} line{'s' if lines != 1 else ''}, {3 * lines} files"
 
 
 def write(results: dict, out: Path) -> None:

@@ -38,7 +38,6 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_DIR": None,
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
-    "CACHE_DEFAULT_TIMEOUT": 300,
     "LOCAL_CACHE_ITEMS": 256,
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, send_from_directory
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
 #: The optional stylesheet a theme adds after portal.css, to set a few variables.
@@ -15,12 +16,9 @@ THEME_STYLESHEET = "theme.css"
 
 def theme_static(filename: str) -> Response:
     """Serve a static file from the theme's ``static/`` if it has one, else ours."""
-    folder = current_app.extensions["theme_static"]
-    path = safe_join(folder, filename)
-    if path is not None and os.path.isfile(path):
-        max_age = current_app.get_send_file_max_age(filename)
-        return send_from_directory(folder, filename, max_age=max_age)
-    return current_app.send_static_file(filename)
+    path = static_path(current_app, filename)
+    max_age = current_app.get_send_file_max_age(filename)
+    return send_from_directory(path.parent, path.name, max_age=max_age)
 
 
 def theme_context() -> dict[str, bool]:
@@ -29,11 +27,15 @@ def theme_context() -> dict[str, bool]:
 
 
 def static_path(app: Flask, filename: str) -> Path:
-    """Return the file the static route serves: the theme's, else ours."""
-    folder = app.extensions.get("theme_static")
-    if folder is not None and (Path(folder) / filename).is_file():
-        return Path(folder) / filename
-    return Path(app.static_folder or "") / filename
+    """Return the file the static route serves: the theme's, else ours.
+
+    ``filename`` comes from the URL: one that would leave a folder is not found.
+    """
+    for folder in (app.extensions.get("theme_static"), app.static_folder):
+        path = safe_join(folder, filename) if folder else None
+        if path is not None and os.path.isfile(path):
+            return Path(path)
+    raise NotFound()
 
 
 def stylesheets(app: Flask) -> list[str]:

@@ -45,7 +45,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert route["requests"] > 0
         assert route["errors"] == 0
         assert route["rps"] > 0 and route["p99_ms"] >= route["p50_ms"] > 0
-    assert results["upstream"]["max_calls_per_order_per_window"] == 1
+    assert results["upstream"]["calls_per_order_per_window"] == 1
     assert results["bytes"]["total_gzip"] > 0
     assert len(results["worker_rss_mib"]) == results["settings"]["workers"]
     assert "| `/healthz` |" in (tmp_path / "results.md").read_text()
