@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Read the command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=7, help="runs per route")
@@ -125,6 +126,7 @@ def gunicorn(api_base_url: str, workers: int) -> Iterator[tuple[str, int]]:
 
 
 def wait_until_up(base: str, process: subprocess.Popen) -> None:
+    """Wait for /healthz to answer, or stop the run."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -182,6 +184,7 @@ def bytes_on_the_wire(base: str) -> dict[str, int]:
 
 
 def machine() -> dict[str, str | int]:
+    """Describe the machine the run was measured on."""
     cpu = "unknown"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -233,6 +236,7 @@ def markdown(results: dict) -> str:
 
 
 def route_label(name: str) -> str:
+    """Name a route as the table shows it."""
     if name == "healthz":
         return "`/healthz`"
     if name == "example":

@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def start_instance(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """Start one ``downloads-portal serve`` instance and wait until it is ready."""
     executable = Path(sys.executable).parent / "downloads-portal"
     with (logs / f"instance-{port}.log").open("wb") as log:
         process = subprocess.Popen(
@@ -50,6 +51,7 @@ def start_instance(port: int, env: dict[str, str], logs: Path) -> subprocess.Pop
 
 
 def main() -> int:
+    """Run the load test and print its figures; exit 1 on any error."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=30, help="seconds")
     parser.add_argument("--connections", type=int, default=200)

@@ -69,9 +69,11 @@ class StandIn(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """Return the base URL to give the app as API_BASE_URL."""
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def answer(self, token: str) -> tuple[int, bytes]:
+        """Count a call for ``token`` and return its status and body."""
         with self.lock:
             self.calls[token] += 1
             if token not in self._bodies:
@@ -79,10 +81,12 @@ class StandIn(ThreadingHTTPServer):
             return self._bodies[token]
 
     def start(self) -> StandIn:
+        """Serve from a daemon thread and return the server."""
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self.shutdown()
         self.server_close()
 

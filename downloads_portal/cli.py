@@ -16,6 +16,7 @@ class Server(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        """Apply gunicorn_conf's settings, then the command's options."""
         from . import gunicorn_conf
 
         for name, value in vars(gunicorn_conf).items():
@@ -25,6 +26,7 @@ class Server(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Any:
+        """Create the app in each worker."""
         from . import create_app
 
         return create_app()

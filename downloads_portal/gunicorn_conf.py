@@ -43,6 +43,7 @@ class AccessLog(glogging.Logger):
     """gunicorn's logger, with an access line that holds no query and no token."""
 
     def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
+        """Log one JSON access line, its path redacted and its query left out."""
         if not (self.cfg.accesslog or self.cfg.logconfig_dict):
             return
         headers = {name.lower(): value for name, value in resp.headers}

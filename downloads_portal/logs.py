@@ -32,6 +32,7 @@ class RequestId(logging.Filter):
     """Give each record the id of the request being served, if any."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Attach the request id to ``record``."""
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id()
         return True
@@ -41,6 +42,7 @@ class JsonFormatter(logging.Formatter):
     """Write a record as one line of JSON, with order tokens redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """Return ``record`` as one line of JSON."""
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds"

@@ -31,10 +31,12 @@ class Limits:
 
     @property
     def unlimited(self) -> bool:
+        """Whether the file may be downloaded any number of times."""
         return self.limit is None
 
     @property
     def used_up(self) -> bool:
+        """Whether every allowed download has been used."""
         return self.limit is not None and self.downloaded >= self.limit
 
     @property
@@ -46,6 +48,7 @@ class Limits:
 
     @property
     def remaining(self) -> int | None:
+        """Downloads left, or None when unlimited."""
         if self.limit is None:
             return None
         return max(self.limit - self.downloaded, 0)
@@ -99,10 +102,12 @@ class Order:
 
     @property
     def lines_with_files(self) -> tuple[Line, ...]:
+        """The line items that have files, the ones that get a card."""
         return tuple(line for line in self.lines if line.assets)
 
     @property
     def has_files(self) -> bool:
+        """Whether the order has any file at all."""
         return bool(self.assets) or any(line.assets for line in self.lines)
 
 

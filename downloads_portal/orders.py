@@ -76,6 +76,7 @@ class OrderView:
 
     @property
     def age(self) -> float:
+        """Seconds since the order was fetched."""
         return max(time.time() - self.fetched_at, 0.0)
 
 
@@ -107,6 +108,7 @@ class LocalEntries:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Local | None:
+        """Return this process's copy for ``key``, if it has one."""
         with self._lock:
             local = self._items.get(key)
             if local is not None:
@@ -128,6 +130,7 @@ class LocalEntries:
             return local
 
     def drop(self, key: str) -> None:
+        """Forget this process's copy for ``key``."""
         with self._lock:
             self._items.pop(key, None)
 
@@ -152,6 +155,7 @@ class SafeCache:
         return value if isinstance(value, kind) else None
 
     def set(self, key: str, value: Any, timeout: int) -> None:
+        """Store ``value`` for ``timeout`` seconds, if the cache answers."""
         self._call(None, self.cache.set, key, value, timeout=timeout)
 
     def add(self, key: str, value: Any, timeout: int) -> bool | None:
@@ -159,6 +163,7 @@ class SafeCache:
         return self._call(None, self.cache.add, key, value, timeout=timeout)
 
     def delete(self, key: str) -> None:
+        """Remove ``key``, if the cache answers."""
         self._call(None, self.cache.delete, key)
 
     def ping(self) -> bool:
@@ -228,6 +233,7 @@ class FileLocks:
         return False
 
     def delete(self, key: str) -> None:
+        """Release the lock ``key``."""
         path = self._path(key)
         with suppress(FileNotFoundError):
             path.unlink()

@@ -47,6 +47,7 @@ class RedactTokens(logging.Filter):
     """A log filter that keeps order tokens out of other libraries' log lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message and traceback with tokens redacted."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:

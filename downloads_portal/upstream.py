@@ -68,7 +68,8 @@ def describe(exc: requests.RequestException | HTTPError) -> str:
 class OrderSource(Protocol):
     """Anything that can fetch an order by token: the real client or a fixture."""
 
-    def fetch(self, token: str) -> Order: ...
+    def fetch(self, token: str) -> Order:
+        """Return the order for ``token`` or raise an UpstreamError."""
 
 
 class FileflareClient:
