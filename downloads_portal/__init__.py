@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,9 +81,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Without a cache, a template newly added to a theme is found at once too.
         app.jinja_env.cache = None
         app.config["CACHE_TYPE"] = "SimpleCache"
-    if app.config["CACHE_TYPE"] == "FileSystemCache" and not app.config["CACHE_DIR"]:
-        # One folder per installation, so every worker on the machine shares it.
-        app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
 
     register_extensions(app, make_source(app))
     register_blueprints(app)

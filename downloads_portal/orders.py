@@ -418,11 +418,19 @@ def redis_options(timeout: float) -> dict[str, Any]:
     }
 
 
+def backend_is(app: Flask, name: str) -> bool:
+    """Whether CACHE_TYPE names flask-caching's ``name`` backend, however spelled."""
+    return str(app.config["CACHE_TYPE"]).lower().endswith(name.lower())
+
+
 def init_app(app: Flask, source: OrderSource) -> None:
     """Set up the cache and the store that fetches from ``source``."""
-    if str(app.config["CACHE_TYPE"]).lower().endswith("rediscache"):
+    if backend_is(app, "RedisCache"):
         options = redis_options(float(app.config["REDIS_TIMEOUT"]))
         app.config["CACHE_OPTIONS"] = {**options, **(app.config["CACHE_OPTIONS"] or {})}
+    if backend_is(app, "FileSystemCache") and not app.config["CACHE_DIR"]:
+        # One folder per installation, so every worker on the machine shares it.
+        app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
     cache.init_app(app)
     app.extensions["order_store"] = OrderStore(
         cache,
@@ -438,7 +446,7 @@ def init_app(app: Flask, source: OrderSource) -> None:
 
 def file_lock_folder(app: Flask) -> str | None:
     """Return where a file cache's fetch locks go, or None for other backends."""
-    if str(app.config["CACHE_TYPE"]).lower().endswith("filesystemcache"):
+    if backend_is(app, "FileSystemCache"):
         # Beside the cache's folder: cachelib takes every file inside as an entry.
         return os.path.normpath(app.config["CACHE_DIR"]) + ".locks"
     return None

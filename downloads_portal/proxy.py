@@ -218,6 +218,7 @@ def layout_context() -> dict[str, Any]:
 def order(token: str) -> str:
     """Show the order inside the store, or ask the customer to log in first."""
     proxied: ProxyRequest = g.proxy
+    # Before the login page too, which would otherwise echo a malformed token.
     if not valid_token(token):
         raise NotFound()
     if current_app.config["PROXY_REQUIRE_LOGIN"] and not proxied.customer_id:

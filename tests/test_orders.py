@@ -267,3 +267,13 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
     response = create_app(redis_config).test_client().get(URL)
     assert response.status_code == 200
     assert "5 of 10 downloaded" in response.text
+
+
+def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:
+    from downloads_portal.orders import FileLocks
+
+    config.pop("CACHE_DIR")
+    config["CACHE_TYPE"] = "flask_caching.backends.FileSystemCache"
+    app = create_app(config)
+    assert app.config["CACHE_DIR"] == f"{app.instance_path}/cache"
+    assert isinstance(app.extensions["order_store"].fetch_locks, FileLocks)
