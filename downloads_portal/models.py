@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,13 @@ DEFAULT_VARIANT = "Default Title"
 #: What the merchant's message may keep: paragraphs, emphasis and plain links.
 MESSAGE_TAGS = {"p", "br", "em", "strong", "b", "i", "a", "ul", "ol", "li"}
 MESSAGE_ATTRIBUTES = {"a": {"href"}}
+
+#: The largest download count or limit taken as real: a billion downloads of one
+#: file is beyond any store, and a bigger number only comes from a broken answer.
+MAX_COUNT = 10**9
+
+#: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidOrder(ValueError):
@@ -202,21 +210,33 @@ def _count(value: Any, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidOrder(f"{what} is not a number")
     if isinstance(value, float) and not value.is_integer():
+        # NaN and the infinities are not whole numbers either.
         raise InvalidOrder(f"{what} is not a whole number")
+    if value > MAX_COUNT:
+        raise InvalidOrder(f"{what} is beyond any real count")
     return max(int(value), 0)
 
 
 def _optional_str(value: Any, what: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return printable(value)
     raise InvalidOrder(f"{what} is not a string")
+
+
+def printable(text: str) -> str:
+    """Replace lone surrogates with U+FFFD, so that ``text`` encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _text(value: Any) -> str:
     """Render an identifier-like scalar as text, tolerating numbers."""
     if value is None or isinstance(value, bool):
         return ""
-    if isinstance(value, str | int | float):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, int | float):
         return str(value)
     return ""
 
@@ -224,6 +244,8 @@ def _text(value: Any) -> str:
 def _order_number(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return ""
-    if isinstance(value, int | str):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     raise InvalidOrder("order_number is not a number")
