@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import re
 from html import unescape
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from downloads_portal import create_app, fixtures
 
@@ -394,3 +396,17 @@ def test_a_broken_answer_never_sticks(config, httpserver, kind, first, stale) ->
     response = client.get(URL)
     assert response.status_code == 200
     assert "5 of 10 downloaded" in text_of(response.text)
+
+
+def test_a_length_in_superscript_digits_is_502(client, httpserver) -> None:
+    def answer(request):
+        response = Response(json.dumps(fixtures.EXAMPLE_ORDER))
+        response.headers["Content-Length"] = "²"
+        return response
+
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_handler(
+        answer
+    )
+    response = client.get(URL)
+    assert response.status_code == 502
+    assert "temporarily unavailable" in response.text
