@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, request
 from markupsafe import Markup, escape
+from werkzeug.utils import redirect
 
 #: What a Shopify order token may look like; anything else is not an order.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -125,8 +126,34 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+def same_host(url: str) -> str:
+    """Keep only the path and query of ``url``, so that a redirect names no host."""
+    parts = urlsplit(url)
+    # One leading slash: "//host" or "/\\host" would send a browser elsewhere.
+    path = "/" + parts.path.lstrip("/\\")
+    return urlunsplit(("", "", path, parts.query, ""))
+
+
+def relative_redirect(response: Response) -> Response:
+    """Make a redirect's ``Location`` relative.
+
+    werkzeug writes its routing redirects (``/static//a.css`` to ``/static/a.css``)
+    with the request's Host header, which the client chose; no page of ours
+    redirects to another host.
+    """
+    location = response.headers.get("Location")
+    if location is None:
+        return response
+    relative = redirect(same_host(location), response.status_code)
+    # The body links to the target too: werkzeug's short page, written anew.
+    response.headers["Location"] = relative.headers["Location"]
+    response.set_data(relative.get_data())
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install the response headers, the log redaction and the inert output."""
     install_log_redaction()
     app.jinja_env.finalize = inert
     app.after_request(set_security_headers)
+    app.after_request(relative_redirect)

@@ -410,3 +410,22 @@ def test_a_length_in_superscript_digits_is_502(client, httpserver) -> None:
     response = client.get(URL)
     assert response.status_code == 502
     assert "temporarily unavailable" in response.text
+
+
+@pytest.mark.parametrize(
+    ("preview", "path", "target"),
+    [
+        (False, "/static//portal.css", "/static/portal.css"),
+        (False, "/static///portal.css", "/static/portal.css"),
+        (True, "/preview//example", "/preview/example"),
+    ],
+)
+def test_no_redirect_names_the_request_s_host(config, preview, path, target) -> None:
+    config["PREVIEW"] = preview
+    client = create_app(config).test_client()
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 308
+    assert response.headers["Location"] == target
+    assert "evil" not in str(response.headers) + response.text
+    with client.get(target) as followed:
+        assert followed.status_code == 200
