@@ -135,14 +135,13 @@ def same_host(url: str) -> str:
 
 
 def relative_redirect(response: Response) -> Response:
-    """Make a redirect's ``Location`` relative.
+    """Make a redirect to the request's own Host relative.
 
     werkzeug writes its routing redirects (``/static//a.css`` to ``/static/a.css``)
-    with the request's Host header, which the client chose; no page of ours
-    redirects to another host.
+    with the request's Host header, which the client chose.
     """
     location = response.headers.get("Location")
-    if location is None:
+    if location is None or urlsplit(location).netloc.lower() != request.host.lower():
         return response
     relative = redirect(same_host(location), response.status_code)
     # The body links to the target too: werkzeug's short page, written anew.
