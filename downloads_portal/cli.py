@@ -49,7 +49,7 @@ def run(host: str, port: int) -> None:
     from . import create_app, logs
 
     logs.configure()
-    create_app().run(host=host, port=port)
+    create_app().run(host=host, port=port, request_handler=logs.RequestHandler)
 
 
 @main.command()
@@ -57,13 +57,13 @@ def run(host: str, port: int) -> None:
 @PORT
 def preview(host: str, port: int) -> None:
     """Run the designers' gallery: fixture orders, no network, templates reloaded."""
-    from . import create_app
+    from . import create_app, logs
 
     app = create_app({"PREVIEW": True})
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Preview: http://{shown}:{port}/preview")
     click.echo("Templates and stylesheets reload on every request. Ctrl+C stops.")
-    app.run(host=host, port=port)
+    app.run(host=host, port=port, request_handler=logs.RequestHandler)
 
 
 @main.command()

@@ -17,7 +17,7 @@ from typing import Any
 from gunicorn import glogging
 
 from . import DEFAULTS, logs
-from .security import redact
+from .security import unknown_path
 
 
 def setting(name: str) -> Any:
@@ -48,8 +48,8 @@ class AccessLog(glogging.Logger):
             return
         headers = {name.lower(): value for name, value in resp.headers}
         status = str(resp.status).split(None, 1)[0]
-        method = environ.get("REQUEST_METHOD", "-")
-        path = redact(environ.get("PATH_INFO", ""))
+        method = logs.log_method(environ.get("REQUEST_METHOD"))
+        path = logs.log_path(environ)
         self.access_log.info(
             "%s %s %s",
             method,
@@ -89,6 +89,11 @@ control_socket_disable = True
 logger_class = AccessLog
 loglevel = str(setting("LOG_LEVEL") or "info")
 logconfig_dict = logs.logging_config(loglevel.upper())
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Log a request as it starts, at debug, its raw path hidden."""
+    worker.log.debug("%s %s", logs.log_method(req.method), unknown_path(req.path))
 
 
 def on_starting(server: Any) -> None:

@@ -11,11 +11,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from werkzeug.serving import WSGIRequestHandler
 
-from .security import redact
+from .security import redact, route_path, unknown_path
 
 #: An incoming ``X-Request-ID`` is kept when it looks like this, else replaced.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
+
+#: Where the app leaves, in the WSGI environ, the path as log lines may show it.
+LOG_PATH = "downloads_portal.log_path"
+
+#: Methods written in log lines as they are; any other is a client's made-up word.
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 #: Fields a record may carry as ``extra`` that belong in the JSON line.
 EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
@@ -35,6 +44,32 @@ class RequestId(logging.Filter):
         """Attach the request id to ``record``."""
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id()
+        return True
+
+
+#: The words of an error's description that are gunicorn's own, not the request's.
+_OWN_WORDS = re.compile(r"[A-Za-z ]*")
+
+
+class GunicornRequests(logging.Filter):
+    """Keep what a client sent out of gunicorn's own lines about bad requests.
+
+    gunicorn quotes a request line it cannot parse ("Invalid HTTP request line:
+    'GET /account/orders/... HTTP/9'"), and names the URI of a request that failed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Cut the client's words from ``record``."""
+        message = str(record.msg)
+        if message.startswith("Invalid request from ip="):
+            head, _, detail = record.getMessage().partition(": ")
+            words = _OWN_WORDS.match(detail)
+            kind = words[0].strip() if words else ""
+            record.msg, record.args = f"{head}: {kind or 'unreadable'}", None
+        elif message.startswith("Error handling request") and record.args:
+            uri = record.args[-1] if isinstance(record.args, tuple) else ""
+            record.msg = "Error handling request %s"
+            record.args = (unknown_path(str(uri)),)
         return True
 
 
@@ -65,7 +100,10 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestId}},
+        "filters": {
+            "request_id": {"()": RequestId},
+            "gunicorn_requests": {"()": GunicornRequests},
+        },
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "json": {
@@ -77,7 +115,12 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"level": level, "handlers": ["json"]},
         "loggers": {
-            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.error": {
+                "level": level,
+                "handlers": [],
+                "propagate": True,
+                "filters": ["gunicorn_requests"],
+            },
             "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
         },
     }
@@ -96,6 +139,75 @@ def _assign_request_id() -> None:
         g.request_id = uuid.uuid4().hex
 
 
+def log_path(environ: dict[str, Any]) -> str:
+    """Return the request's path as log lines show it: what the app said, else hidden.
+
+    Only a route's template and the name of a static file we served are written as
+    they are; any other path, a near miss of an order's URL included, is
+    fingerprinted whole, since it may hold a token.
+    """
+    return environ.get(LOG_PATH) or unknown_path(environ.get("PATH_INFO", ""))
+
+
+def log_method(method: str | None) -> str:
+    """Return the request's method for a log line, or "-" for one we do not know."""
+    return method if method in METHODS else "-"
+
+
+def request_path(status: int | None = None) -> str:
+    """Return the current request's path as a log line may show it.
+
+    A route's values are fingerprinted; a static file is named only once it was
+    served (``status``); a path no route knows is fingerprinted whole.
+    """
+    rule = request.url_rule
+    if rule is None:
+        return unknown_path(request.path)
+    if rule.endpoint == "static" and status is not None and status < 400:
+        return request.path
+    return route_path(rule.rule, request.view_args or {})
+
+
+def _note_log_path(response: Response) -> Response:
+    request.environ[LOG_PATH] = request_path(response.status_code)
+    return response
+
+
+class ExceptionPath(logging.Filter):
+    """Hide the path in Flask's own "Exception on /path [GET]" line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's path as the access log writes it."""
+        if has_request_context() and str(record.msg).startswith("Exception on "):
+            record.msg = "Exception on %s [%s]"
+            record.args = (request_path(), log_method(request.method))
+        return True
+
+
+class RequestHandler(WSGIRequestHandler):
+    """The development server's handler, logging paths as gunicorn's access log does."""
+
+    environ: dict[str, Any]
+
+    def handle_one_request(self) -> None:
+        """Serve one request, forgetting the previous one's environ."""
+        self.environ = {}
+        super().handle_one_request()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log the request line with its path hidden unless known to be safe."""
+        command = log_method(getattr(self, "command", None))
+        path = log_path(self.environ) if self.environ else "-"
+        self.log("info", '"%s %s" %s %s', command, path, code, size)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """Log an error by its kind alone: http.server's messages quote the request."""
+        words = format.split("%", 1)[0].strip(" :,")
+        if format.startswith("code %d") and args:
+            words = f"code {args[0]}"
+        self.log("error", "%s", words)
+
+
 def _echo_request_id(response: Response) -> Response:
     if "request_id" in g:
         response.headers["X-Request-ID"] = g.request_id
@@ -106,3 +218,5 @@ def init_app(app: Flask) -> None:
     """Give every request an id, and echo it in ``X-Request-ID``."""
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
+    app.after_request(_note_log_path)
+    app.logger.addFilter(ExceptionPath())

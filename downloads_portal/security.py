@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, request
@@ -28,6 +29,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 # Order tokens in paths and upstream query strings, as they appear in log lines.
 _TOKEN_IN_TEXT = re.compile(r"(/orders/+|[?&]id=)([A-Za-z0-9_%-]+)")
 
+# A variable part of a route, as werkzeug writes it: <token>, <path:filename>.
+_ROUTE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
 
 def valid_token(token: str) -> bool:
     """Return whether ``token`` has the shape of a Shopify order token."""
@@ -42,6 +46,22 @@ def fingerprint(token: str) -> str:
 def redact(text: str) -> str:
     """Replace every order token in ``text`` with its fingerprint."""
     return _TOKEN_IN_TEXT.sub(lambda m: f"{m[1]}~{fingerprint(m[2])}", text)
+
+
+def unknown_path(path: str) -> str:
+    """Stand in for a path no route of ours knows: it may be anything, a token too."""
+    return "~" + fingerprint(path)
+
+
+def route_path(rule: str, arguments: Mapping[str, object]) -> str:
+    """Write a route's template with each of its values fingerprinted.
+
+    ``/account/orders/<token>`` becomes ``/account/orders/~81be3c4a32ac``: what a
+    request put in the URL is never written whole, whatever it is.
+    """
+    return _ROUTE_ARGUMENT.sub(
+        lambda m: "~" + fingerprint(str(arguments.get(m[1], ""))), rule
+    )
 
 
 class RedactTokens(logging.Filter):

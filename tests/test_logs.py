@@ -66,3 +66,19 @@ def test_tokens_are_redacted_from_messages_and_tracebacks() -> None:
     line = JsonFormatter().format(record)
     assert TOKEN not in line
     assert json.loads(line)["message"].startswith("GET /orders/~")
+
+
+@pytest.mark.parametrize("path", [f"/boom/{TOKEN}", f"/boom/{TOKEN}/x"])
+def test_an_unhandled_error_logs_no_token(app, log_lines, path) -> None:
+    @app.get("/boom/<token>")
+    def boom(token: str) -> str:
+        raise RuntimeError("boom")
+
+    @app.errorhandler(404)
+    def missing(exc: Exception) -> str:
+        raise RuntimeError("the 404 page failed")
+
+    assert app.test_client().get(path).status_code == 500
+    lines = log_lines()
+    assert any(line["message"].startswith("Exception on ") for line in lines)
+    assert all(TOKEN not in json.dumps(line) for line in lines)

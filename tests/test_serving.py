@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import fixtures
+from downloads_portal.security import fingerprint
 
 from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_calls
 
@@ -93,6 +95,10 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
         assert response.text.startswith("<!doctype html>")
 
 
+#: The command ``portal`` starts unless told otherwise.
+SERVE = ("serve", "--workers", "2")
+
+
 class Served:
     """A ``downloads-portal serve`` process and the log it writes."""
 
@@ -108,12 +114,13 @@ class Served:
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
+    """Start ``downloads-portal serve`` (or another command, such as ``run``)
+    processes with DOWNLOADS_PORTAL_* settings."""
     executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
     require(executable is not None, "downloads-portal is not installed")
     started: list[Served] = []
 
-    def start(**settings: Any) -> Served:
+    def start(*command: str, **settings: Any) -> Served:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -121,7 +128,7 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [executable, "serve", "--port", str(port), "--workers", "2"],
+                [executable, *(command or SERVE), "--port", str(port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -223,3 +230,93 @@ def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> No
     served.process.terminate()
     served.process.wait(30)
     assert not any("metrics on" in line["message"] for line in served.lines())
+
+
+#: Request targets that hold a whole token ("{}") but are not an order's URL, and
+#: request lines holding one that the server cannot parse.
+NEAR_MISSES = [
+    "/account/order/{}",
+    "/account/ORDERS/{}",
+    "/Account/Orders/{}",
+    "/{}",
+    "/preview/{}",
+    "/account/orders\\{}",
+    "/account/orders/./{}",
+    "/account/orders%2F{}",
+    "/account/orders/{}/",
+    "/static/{}",
+    "/static//{}",
+    "/proxy/orders/{}",
+    "/healthz/{}",
+    "/account/orders/{}?{}",
+]
+BAD_REQUEST_LINES = [
+    "GET /account/orders/{} HTTP/9.9",
+    "GET /account/orders/{} extra HTTP/1.1",
+    "{}",
+    "G{} /account/orders/{} HTTP/1.1",
+]
+
+
+def raw_request(base: str, line: str) -> bytes:
+    """Send one request line as it is, unnormalised, and return the answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"{line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def send_near_misses(base: str, token: str) -> list[bytes]:
+    """Ask for the order and each near miss (none a 500), then send the bad request
+    lines; return the answers to those."""
+    for target in ["/account/orders/{}", *NEAR_MISSES]:
+        answer = raw_request(base, f"GET {target.format(token, token)} HTTP/1.1")
+        assert not answer.startswith(b"HTTP/1.1 500"), target
+    return [raw_request(base, line.format(token, token)) for line in BAD_REQUEST_LINES]
+
+
+def test_no_log_line_of_serve_holds_a_token(portal, httpserver) -> None:
+    token = secrets.token_hex(16)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"), LOG_LEVEL="debug")
+    refusals = send_near_misses(served.base, token)
+    assert all(answer.startswith(b"HTTP/1.1 400") for answer in refusals)
+    assert requests.get(f"{served.base}/static/portal.css", timeout=5).ok
+    served.process.terminate()
+    served.process.wait(30)
+
+    text = served.log.read_text()
+    assert token not in text
+    lines = served.lines()
+    access = [line["path"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert f"/account/orders/~{fingerprint(token)}" in access
+    assert "/static/portal.css" in access and "/healthz" not in access
+    assert f"~{fingerprint('/' + token)}" in access
+    # The raw request line at debug, and the requests gunicorn refused, were logged.
+    assert any(
+        line["level"] == "DEBUG" and "GET ~" in line["message"] for line in lines
+    )
+    refused = [line for line in lines if "Invalid request" in line["message"]]
+    assert len(refused) == len(BAD_REQUEST_LINES)
+
+
+def test_no_log_line_of_the_development_server_holds_a_token(
+    portal, httpserver, tmp_path
+) -> None:
+    token = secrets.token_hex(16)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    served = portal(
+        "run",
+        API_BASE_URL=httpserver.url_for("/").rstrip("/"),
+        CACHE_DIR=tmp_path / "cache",
+    )
+    send_near_misses(served.base, token)
+    served.process.terminate()
+    served.process.wait(30)
+    text = served.log.read_text()
+    assert token not in text
+    assert f"/account/orders/~{fingerprint(token)}" in text
+    assert f"~{fingerprint('/' + token)}" in text
