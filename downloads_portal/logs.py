@@ -219,4 +219,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
     app.after_request(_note_log_path)
-    app.logger.addFilter(ExceptionPath())
+    # Every app of a process shares its logger: one filter is enough.
+    if not any(isinstance(f, ExceptionPath) for f in app.logger.filters):
+        app.logger.addFilter(ExceptionPath())

@@ -18,8 +18,8 @@ DEFAULT_VARIANT = "Default Title"
 MESSAGE_TAGS = {"p", "br", "em", "strong", "b", "i", "a", "ul", "ol", "li"}
 MESSAGE_ATTRIBUTES = {"a": {"href"}}
 
-#: The largest download count or limit taken as real: a billion downloads of one
-#: file is beyond any store, and a bigger number only comes from a broken answer.
+#: The largest download count or limit taken as real, either side of zero: a billion
+#: downloads of one file is beyond any store; more comes only from a broken answer.
 MAX_COUNT = 10**9
 
 #: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
@@ -212,7 +212,7 @@ def _count(value: Any, what: str) -> int | None:
     if isinstance(value, float) and not value.is_integer():
         # NaN and the infinities are not whole numbers either.
         raise InvalidOrder(f"{what} is not a whole number")
-    if value > MAX_COUNT:
+    if abs(value) > MAX_COUNT:
         raise InvalidOrder(f"{what} is beyond any real count")
     return max(int(value), 0)
 

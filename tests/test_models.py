@@ -145,7 +145,7 @@ def test_non_object_body_is_invalid() -> None:
 
 @pytest.mark.parametrize(
     "count",
-    [1e25, 10**25, MAX_COUNT + 1, 1.5, math.nan, math.inf, -math.inf],
+    [1e25, 10**25, MAX_COUNT + 1, -1e25, 1.5, math.nan, math.inf, -math.inf],
 )
 @pytest.mark.parametrize("field", ["downloaded", "limit"])
 def test_implausible_counts_are_invalid(field, count) -> None:
