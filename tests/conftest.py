@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from html import unescape
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -22,12 +26,15 @@ from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
-#: Where the browser tests leave their screenshots, reported at the end of the run.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-SCREENSHOTS_TAKEN = pytest.StashKey[int]()
+#: Where the browser tests left their screenshots and how many, for the summary.
+SCREENSHOTS = pytest.StashKey[tuple[str, int]]()
 
+#: The path the stand-in Fileflare answers order lookups on.
 ORDERS_PATH = "/api/v2/customer-account-orders"
 TOKEN = "0c732eb6fd9802a0821a9d29888baee8"
+#: The app proxy's secret in tests, and the path prefix Shopify sends.
+SECRET = "shpss_0123456789abcdef"
+PREFIX = "/apps/downloads"
 
 
 def require(available: bool, reason: str) -> None:
@@ -51,10 +58,55 @@ def upstream_calls(httpserver: HTTPServer) -> int:
     return sum(1 for request, _ in httpserver.log if request.path == ORDERS_PATH)
 
 
+def base_url(server: HTTPServer) -> str:
+    """Return the stand-in's address as API_BASE_URL takes it."""
+    return server.url_for("/").rstrip("/")
+
+
+def text_of(html: str) -> str:
+    """Return the page's visible words with tags and runs of space removed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def signature(pairs: list[tuple[str, str]], secret: str = SECRET) -> str:
+    """Sign as Shopify documents it, written out here rather than imported."""
+    joined: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if key != "signature":
+            joined.setdefault(key, []).append(value)
+    strings = [key + "=" + ",".join(values) for key, values in joined.items()]
+    message = "".join(sorted(strings))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def shopify_params(**overrides: str) -> list[tuple[str, str]]:
+    """Return the parameters Shopify adds, signed a moment ago."""
+    params = {
+        "shop": "my-store.myshopify.com",
+        "logged_in_customer_id": "123",
+        "path_prefix": PREFIX,
+        "timestamp": str(int(time.time())),
+        **overrides,
+    }
+    return list(params.items())
+
+
+def signed(
+    pairs: list[tuple[str, str]] | None = None,
+    secret: str = SECRET,
+    at: int | None = None,
+) -> str:
+    """Return a query string with the signature inserted at index ``at`` (else last)."""
+    pairs = shopify_params() if pairs is None else pairs
+    sig = ("signature", signature(pairs, secret))
+    position = len(pairs) if at is None else at
+    return urlencode([*pairs[:position], sig, *pairs[position:]])
+
+
 @pytest.fixture
 def config(httpserver: HTTPServer, tmp_path: Any) -> dict[str, Any]:
     return {
-        "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+        "API_BASE_URL": base_url(httpserver),
         "API_TIMEOUT": 1,
         "CACHE_DIR": str(tmp_path / "cache"),
     }
@@ -68,6 +120,27 @@ def app(config: dict[str, Any]) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def preview_app(config: dict[str, Any]) -> Flask:
+    """The app in preview mode: fixture orders instead of Fileflare."""
+    return create_app({**config, "PREVIEW": True})
+
+
+@pytest.fixture
+def preview_client(preview_app: Flask) -> FlaskClient:
+    return preview_app.test_client()
+
+
+@pytest.fixture
+def clock(time_machine: Any) -> Any:
+    """The wall clock, running from now, to move forward instead of sleeping.
+
+    It moves ``time.time()`` (the ages of cached copies), not ``time.monotonic()``.
+    """
+    time_machine.move_to(time.time(), tick=True)
+    return time_machine
 
 
 @pytest.fixture
@@ -88,10 +161,10 @@ def serve(httpserver: HTTPServer):
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say where the browser tests' screenshots are, when some were taken."""
-    taken = terminalreporter.config.stash.get(SCREENSHOTS_TAKEN, 0)
+    folder, taken = terminalreporter.config.stash.get(SCREENSHOTS, ("", 0))
     if taken:
         terminalreporter.write_sep("-", "screenshots")
-        terminalreporter.write_line(f"{taken} screenshots in {SCREENSHOTS}")
+        terminalreporter.write_line(f"{taken} screenshots in {folder}")
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -5,21 +5,15 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from html import unescape
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures
 
-from .conftest import TOKEN, free_port, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, free_port, text_of, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
-
-
-def text_of(html: str) -> str:
-    """Return the page's visible words with tags and runs of space removed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def test_example_order(client, serve) -> None:
@@ -228,7 +222,7 @@ def test_unavailable_says_when_to_retry(client, serve) -> None:
     "body", [b"<html>oops</html>", b'{"order": {"lines": 5}}', b'{"order": 1}']
 )
 def test_unusable_answers_are_502(client, httpserver, body) -> None:
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
+    httpserver.expect_request(ORDERS_PATH).respond_with_data(
         body, content_type="application/json"
     )
     response = client.get(URL)
@@ -238,9 +232,7 @@ def test_unusable_answers_are_502(client, httpserver, body) -> None:
 
 def test_oversized_answer_is_502(app, httpserver) -> None:
     app.extensions["order_store"].source.max_bytes = 10_000
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_json(
-        fixtures.large_order(60)
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.large_order(60))
     assert app.test_client().get(URL).status_code == 502
 
 
@@ -248,7 +240,7 @@ def test_timeout_is_503(config, httpserver) -> None:
     import threading
 
     released = threading.Event()
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_handler(
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(
         lambda request: released.wait(5) and None
     )
     config["API_TIMEOUT"] = 0.3

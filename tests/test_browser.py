@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from downloads_portal import create_app
 from downloads_portal.preview import SCENARIOS
 
-from .conftest import SCREENSHOTS, SCREENSHOTS_TAKEN, require
+from .conftest import SCREENSHOTS, require
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -148,10 +148,11 @@ def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
 
 
 @pytest.fixture(scope="session")
-def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
-    """Return a function that saves a page's screenshot into SCREENSHOTS."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+def shoot(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Any, str], None]:
+    """Return a function that saves a page's screenshot in this run's temp folder."""
+    folder = tmp_path_factory.mktemp("screenshots", numbered=False)
     config = request.config
 
     def shoot(page: Any, name: str) -> None:
@@ -159,11 +160,12 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         height = page.evaluate("document.documentElement.scrollHeight")
         height = min(height, SHOT_MAX_HEIGHT)
         page.screenshot(
-            path=SCREENSHOTS / f"{name}.png",
+            path=folder / f"{name}.png",
             full_page=True,
             clip={"x": 0, "y": 0, "width": width, "height": height},
         )
-        config.stash[SCREENSHOTS_TAKEN] = config.stash.get(SCREENSHOTS_TAKEN, 0) + 1
+        _, taken = config.stash.get(SCREENSHOTS, ("", 0))
+        config.stash[SCREENSHOTS] = (str(folder), taken + 1)
 
     return shoot
 

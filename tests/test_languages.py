@@ -22,8 +22,7 @@ from downloads_portal import create_app, fixtures, languages
 from downloads_portal.models import parse_order
 from downloads_portal.preview import SCENARIOS
 
-from .conftest import TOKEN
-from .test_proxy import SECRET, shopify_params, signed
+from .conftest import ORDERS_PATH, SECRET, TOKEN, shopify_params, signed, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "downloads_portal" / "translations"
@@ -32,11 +31,6 @@ URL = f"/account/orders/{TOKEN}"
 #: The issue's languages besides English, as catalogue names.
 SHIPPED = ["de", "fr", "es", "it", "nl", "pt_BR", "ja", "ar"]
 STALE = "We couldn't reach the download server just now, so this is the copy from "
-
-
-def text_of(html: str) -> str:
-    """Return the page's visible words with tags and runs of space removed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def html_tag(html: str) -> str:
@@ -283,9 +277,7 @@ def test_stale_notice_minutes(app, client, httpserver, locale, minutes, words) -
         app.extensions["order_store"].remember(
             TOKEN, parse_order(fixtures.EXAMPLE_ORDER), time.time() - minutes * 60 - 5
         )
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=503
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
     response = client.get(f"{URL}?locale={locale}")
     assert response.status_code == 200
     assert words in text_of(response.text)
@@ -313,9 +305,7 @@ def test_error_pages_in_each_language(client, serve, name, status, msgid) -> Non
 @pytest.mark.parametrize("name", ["de", "ar"])
 def test_the_429_page_in_each_language(config, httpserver, name) -> None:
     config["NOT_FOUND_RATE_LIMIT"] = "1 per minute"
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     client = create_app(config).test_client()
     assert client.get(f"/account/orders/a?locale={name}").status_code == 404
     refused = client.get(f"/account/orders/b?locale={name}")
@@ -630,11 +620,6 @@ def test_theme_catalogue_with_an_unknown_language_is_skipped(config, tmp_path) -
 
 
 # -- the gallery -------------------------------------------------------------------
-
-
-@pytest.fixture
-def preview_client(config):
-    return create_app({**config, "PREVIEW": True}).test_client()
 
 
 def test_gallery_has_a_language_switcher(preview_client) -> None:

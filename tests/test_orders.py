@@ -9,10 +9,9 @@ import pytest
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
 
-from .conftest import TOKEN, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
-ORDERS_PATH = "/api/v2/customer-account-orders"
 
 
 def counted(downloaded: int) -> dict:

@@ -25,16 +25,6 @@ from downloads_portal.upstream import (
 from .conftest import free_port, require, upstream_calls
 
 
-@pytest.fixture
-def preview_app(config):
-    return create_app({**config, "PREVIEW": True})
-
-
-@pytest.fixture
-def preview_client(preview_app):
-    return preview_app.test_client()
-
-
 def test_gallery_links_every_scenario(preview_client) -> None:
     response = preview_client.get("/preview")
     assert response.status_code == 200

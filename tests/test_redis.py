@@ -16,7 +16,14 @@ from flask import Flask
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
 
-from .conftest import ORDERS_PATH, REDIS_URL, TOKEN, AnswerAfter, upstream_calls
+from .conftest import (
+    ORDERS_PATH,
+    REDIS_URL,
+    TOKEN,
+    AnswerAfter,
+    base_url,
+    upstream_calls,
+)
 
 URL = f"/account/orders/{TOKEN}"
 
@@ -45,7 +52,7 @@ def burst(apps: list[Flask], path: str, size: int = 40) -> list[tuple[int, str]]
 def test_two_instances_answer_a_cold_burst_with_one_call(
     redis_config, slow_upstream
 ) -> None:
-    redis_config["API_BASE_URL"] = slow_upstream.url_for("/").rstrip("/")
+    redis_config["API_BASE_URL"] = base_url(slow_upstream)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(
         AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
     )
@@ -60,7 +67,7 @@ def test_a_cold_burst_for_an_unknown_order_makes_one_call(
     redis_config, slow_upstream
 ) -> None:
     redis_config.update(
-        API_BASE_URL=slow_upstream.url_for("/").rstrip("/"),
+        API_BASE_URL=base_url(slow_upstream),
         NOT_FOUND_RATE_LIMIT="1000 per minute",
     )
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(
@@ -72,7 +79,7 @@ def test_a_cold_burst_for_an_unknown_order_makes_one_call(
 
 
 def test_a_stalled_upstream_fails_the_burst_once(redis_config, slow_upstream) -> None:
-    redis_config["API_BASE_URL"] = slow_upstream.url_for("/").rstrip("/")
+    redis_config["API_BASE_URL"] = base_url(slow_upstream)
     stalled = AnswerAfter(2.5, fixtures.EXAMPLE_ORDER)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(stalled)
     apps = [create_app(redis_config), create_app(redis_config)]
@@ -85,9 +92,7 @@ def test_a_stalled_upstream_fails_the_burst_once(redis_config, slow_upstream) ->
 def test_the_last_good_copy_outlives_a_stalled_upstream(
     redis_config, slow_upstream
 ) -> None:
-    redis_config.update(
-        API_BASE_URL=slow_upstream.url_for("/").rstrip("/"), ORDER_CACHE_SECONDS=1
-    )
+    redis_config.update(API_BASE_URL=base_url(slow_upstream), ORDER_CACHE_SECONDS=1)
     slow_upstream.expect_oneshot_request(ORDERS_PATH).respond_with_json(
         fixtures.EXAMPLE_ORDER
     )

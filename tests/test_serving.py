@@ -21,7 +21,14 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import fixtures
 
-from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_calls
+from .conftest import (
+    ORDERS_PATH,
+    AnswerAfter,
+    base_url,
+    free_port,
+    require,
+    upstream_calls,
+)
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
     executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     require(executable is not None, "gunicorn is not installed")
     port = free_port()
-    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=httpserver.url_for("/"))
+    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=base_url(httpserver))
     env.pop("DOWNLOADS_PORTAL_CACHE_DIR", None)
     env.pop("DOWNLOADS_PORTAL_CACHE_TYPE", None)
     process = subprocess.Popen(
@@ -71,7 +78,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
 def test_workers_share_the_default_cache(gunicorn, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(
-        "/api/v2/customer-account-orders", query_string={"id": token}
+        ORDERS_PATH, query_string={"id": token}
     ).respond_with_json(fixtures.EXAMPLE_ORDER)
     for _ in range(6):
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=5)
@@ -86,7 +93,7 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
     for upstream_status, page_status in cases.items():
         token = secrets.token_hex(16)
         httpserver.expect_request(
-            "/api/v2/customer-account-orders", query_string={"id": token}
+            ORDERS_PATH, query_string={"id": token}
         ).respond_with_data("", status=upstream_status)
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=10)
         assert response.status_code == page_status
@@ -151,7 +158,7 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
 ) -> None:
     upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
-    settings = {"API_BASE_URL": slow_upstream.url_for("/").rstrip("/")}
+    settings = {"API_BASE_URL": base_url(slow_upstream)}
     if shared == "redis":
         redis_config = request.getfixturevalue("redis_config")
         settings |= {
@@ -183,9 +190,7 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
     token = secrets.token_hex(16)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
     metrics_port = free_port()
-    served = portal(
-        API_BASE_URL=httpserver.url_for("/").rstrip("/"), METRICS_PORT=metrics_port
-    )
+    served = portal(API_BASE_URL=base_url(httpserver), METRICS_PORT=metrics_port)
     for _ in range(3):
         response = requests.get(
             f"{served.base}/account/orders/{token}?note=q-7f3a9c",
@@ -218,7 +223,7 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
 
 
 def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> None:
-    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
+    served = portal(API_BASE_URL=base_url(httpserver))
     assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
     served.process.terminate()
     served.process.wait(30)
