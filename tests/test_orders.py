@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from flask import Flask
 
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
@@ -271,11 +272,16 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
     assert "5 of 10 downloaded" in response.text
 
 
-def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:
+def test_the_file_cache_however_named_gets_its_folder_and_locks(
+    config, monkeypatch, tmp_path
+) -> None:
     from downloads_portal.orders import FileLocks
 
+    # The instance folder goes under tmp_path, not beside the package.
+    instance = str(tmp_path / "instance")
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: instance)
     config.pop("CACHE_DIR")
     config["CACHE_TYPE"] = "flask_caching.backends.FileSystemCache"
     app = create_app(config)
-    assert app.config["CACHE_DIR"] == f"{app.instance_path}/cache"
+    assert app.config["CACHE_DIR"] == f"{instance}/cache"
     assert isinstance(app.extensions["order_store"].fetch_locks, FileLocks)

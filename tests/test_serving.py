@@ -32,8 +32,8 @@ from .conftest import (
 
 
 @pytest.fixture
-def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
-    """Run ``gunicorn -w 2`` on the default cache, pointed at the stand-in.
+def gunicorn(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
+    """Run ``gunicorn -w 2`` on the default file cache, pointed at the stand-in.
 
     Each worker serves one request and is replaced, so no two requests share a
     process: only a cache shared across processes can save an upstream call.
@@ -42,8 +42,9 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
     require(executable is not None, "gunicorn is not installed")
     port = free_port()
     env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=base_url(httpserver))
-    env.pop("DOWNLOADS_PORTAL_CACHE_DIR", None)
     env.pop("DOWNLOADS_PORTAL_CACHE_TYPE", None)
+    # The folder the installation would share, under tmp_path rather than the checkout.
+    env["DOWNLOADS_PORTAL_CACHE_DIR"] = str(tmp_path / "cache")
     process = subprocess.Popen(
         [
             executable,
