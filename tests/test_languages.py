@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gettext
 import io
+import os
 import re
 import subprocess
 import sys
 import time
+import zipfile
 from html import unescape
 from pathlib import Path
 
@@ -134,8 +136,24 @@ def test_committed_mo_is_the_po_compiled(name) -> None:
     ]
 
 
-def test_translations_are_in_the_package() -> None:
-    """Hatchling packs downloads_portal/ whole: the catalogues are in the wheel."""
+#: Run inside the unpacked wheel: the German example page and the stylesheet.
+FROM_THE_WHEEL = """
+from downloads_portal import create_app
+app = create_app({"PREVIEW": True})
+client = app.test_client()
+page = client.get("/preview/example?locale=de")
+css = client.get("/static/portal.css")
+print(app.template_folder, app.static_folder, page.status_code, css.status_code)
+print("5 von 10 heruntergeladen" in page.text)
+"""
+
+
+def files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_wheel_carries_templates_static_and_catalogues(tmp_path) -> None:
+    """Build the wheel, look inside, and serve a translated page from it alone."""
     assert TRANSLATIONS.parent == Path(languages.__file__).parent
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", str(po_path("de").with_suffix(".mo"))],
@@ -143,6 +161,40 @@ def test_translations_are_in_the_package() -> None:
         check=False,
     )
     assert ignored.returncode == 1  # not ignored: the compiled files are committed
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("downloads_portal-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "unpacked")
+    package = tmp_path / "unpacked" / "downloads_portal"
+    for folder in ("templates", "static"):
+        wanted = files_under(ROOT / folder)
+        assert wanted and files_under(package / folder) == wanted
+    for name in SHIPPED:
+        mo = f"translations/{name}/LC_MESSAGES/messages.mo"
+        assert f"downloads_portal/{mo}" in names
+        assert (package / mo).read_bytes() == (TRANSLATIONS.parent / mo).read_bytes()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+    env["PYTHONPATH"] = str(tmp_path / "unpacked")
+    shown = subprocess.run(
+        [sys.executable, "-c", FROM_THE_WHEEL],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert shown == [str(package / "templates"), str(package / "static")] + [
+        "200",
+        "200",
+        "True",
+    ]
 
 
 # -- the page in each language -----------------------------------------------------
