@@ -156,6 +156,7 @@ def test_a_fresh_order_is_served_from_the_process_copy(app, serve, monkeypatch) 
     client = app.test_client()
     reads = count_reads(app, monkeypatch)
     assert "5 of 10 downloaded" in client.get(URL).text
+    assert reads  # the first view looked in the shared cache, so reads are seen
     reads.clear()
     for _ in range(3):
         assert "5 of 10 downloaded" in client.get(URL).text
@@ -167,6 +168,7 @@ def test_a_remembered_404_is_kept_by_the_process_too(app, serve, monkeypatch) ->
     client = app.test_client()
     reads = count_reads(app, monkeypatch)
     assert client.get(URL).status_code == 404
+    assert reads
     reads.clear()
     assert client.get(URL).status_code == 404
     assert reads == []
@@ -264,12 +266,15 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
     from .conftest import REDIS_URL
 
     client = redis.Redis.from_url(REDIS_URL)
-    client.set(redis_config["CACHE_KEY_PREFIX"] + cache_key(TOKEN), value)
-    client.close()
+    key = redis_config["CACHE_KEY_PREFIX"] + cache_key(TOKEN)
+    client.set(key, value)
     serve(fixtures.EXAMPLE_ORDER)
     response = create_app(redis_config).test_client().get(URL)
     assert response.status_code == 200
     assert "5 of 10 downloaded" in response.text
+    # The very key the app reads: the fresh fetch took the unreadable value's place.
+    assert client.get(key) not in (None, value)
+    client.close()
 
 
 def test_the_file_cache_however_named_gets_its_folder_and_locks(
