@@ -7,18 +7,22 @@ import hmac
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
@@ -263,3 +267,74 @@ class AnswerAfter:
             self.arrived += 1
         time.sleep(self.seconds)
         return Response(self.text, status=self.status, content_type="application/json")
+
+
+def installed(name: str) -> str:
+    """Return this environment's ``name`` command; skip (fail in CI) without it."""
+    executable = shutil.which(name, path=str(Path(sys.executable).parent))
+    require(executable is not None, f"{name} is not installed")
+    assert executable is not None
+    return executable
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[Any], why: Callable[[], str], seconds: int = 30
+) -> None:
+    """Wait until ``url`` answers 2xx; fail if ``process`` ends or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{process.args[1:]} did not start: {why()}")
+            time.sleep(0.1)
+
+
+class Served:
+    """A ``downloads-portal serve`` process and the log it writes."""
+
+    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.process = process
+        self.log = log
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Return the log written so far, one JSON object a line."""
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings.
+
+    The file cache's folder is under tmp_path unless the settings name another.
+    """
+    executable = installed("downloads-portal")
+    started: list[Served] = []
+
+    def start(**settings: Any) -> Served:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        settings = {"CACHE_DIR": tmp_path / "cache", **settings}
+        env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
+        log = tmp_path / f"serve-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [executable, "serve", "--port", str(port), "--workers", "2"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        served = Served(f"http://127.0.0.1:{port}", process, log)
+        started.append(served)
+        wait_until_up(f"{served.base}/readyz", process, log.read_text)
+        return served
+
+    yield start
+    for served in started:
+        served.process.terminate()
+    for served in started:
+        served.process.wait(30)

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import requests
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app
@@ -22,7 +17,7 @@ from downloads_portal.upstream import (
     UpstreamUnavailable,
 )
 
-from .conftest import free_port, require, upstream_calls
+from .conftest import upstream_calls
 
 
 def test_gallery_links_every_scenario(preview_client) -> None:
@@ -169,40 +164,3 @@ def test_a_template_added_to_the_theme_shows_at_once(config, tmp_path) -> None:
         '{% extends "errors/error.html" %}{% block body %}THEMED 404{% endblock %}'
     )
     assert "THEMED 404" in client.get("/preview/not-found").text
-
-
-def test_preview_command_prints_the_address_and_serves(tmp_path) -> None:
-    command = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(command is not None, "the downloads-portal command is not installed")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_PORTAL")}
-    env["DOWNLOADS_PORTAL_API_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens
-    process = subprocess.Popen(
-        [command, "preview", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        address = process.stdout.readline().split()[-1]
-        assert address == f"http://127.0.0.1:{port}/preview"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with requests.get(address, timeout=2) as response:
-                    break
-            except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
-        assert response.status_code == 200
-        with requests.get(f"{address}/example", timeout=5) as order:
-            assert order.status_code == 200
-            assert "My new book" in order.text
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
