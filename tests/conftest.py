@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -22,8 +23,12 @@ from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
+ROOT = Path(__file__).resolve().parent.parent
 #: Where the browser tests leave their screenshots, reported at the end of the run.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+NODE_MODULES = ROOT / "node_modules"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 SCREENSHOTS_TAKEN = pytest.StashKey[int]()
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
@@ -39,6 +44,33 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_command(command: str, package: str) -> str:
+    """Return the path of ``command``, or skip saying which Debian package has it."""
+    path = shutil.which(command)
+    require(
+        path is not None,
+        f"{command} is not installed: run `sudo apt-get install {package}`",
+    )
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """Install the npm tools (axe-core, vnu-jar) from the lock file when missing."""
+    if not (AXE.is_file() and VNU.is_file()):
+        npm = require_command("npm", "npm")
+        # No install scripts: vnu-jar's would fetch a Java of its own.
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
+    return NODE_MODULES
+
+
 def free_port() -> int:
     """Return a loopback port nobody listens on."""
     with socket.socket() as sock:
@@ -49,6 +81,14 @@ def free_port() -> int:
 def upstream_calls(httpserver: HTTPServer) -> int:
     """Count the order lookups the stand-in upstream has answered."""
     return sum(1 for request, _ in httpserver.log if request.path == ORDERS_PATH)
+
+
+@pytest.fixture(autouse=True)
+def instance_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give each app made in a test an instance folder under tmp_path, not the clone."""
+    instance = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
+    return instance
 
 
 @pytest.fixture
@@ -112,7 +152,10 @@ def redis_answers(url: str) -> bool:
 @pytest.fixture
 def redis_config(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Point the app at the machine's Redis, under a key prefix of this test's own."""
-    require(redis_answers(REDIS_URL), f"no Redis at {REDIS_URL}")
+    require(
+        redis_answers(REDIS_URL),
+        f"no Redis at {REDIS_URL}: run `sudo apt-get install redis-server`",
+    )
     prefix = f"test-{uuid.uuid4().hex}:"
     config.update(
         CACHE_TYPE="RedisCache", CACHE_REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix
@@ -155,7 +198,10 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    require(os.access(REDIS_SERVER, os.X_OK), f"{REDIS_SERVER} is not installed")
+    require(
+        os.access(REDIS_SERVER, os.X_OK),
+        f"{REDIS_SERVER} is not installed: run `sudo apt-get install redis-server`",
+    )
     server = RedisServer()
     server.start()
     yield server

@@ -197,7 +197,10 @@ def test_a_template_added_to_the_theme_shows_at_once(config, tmp_path) -> None:
 
 def test_preview_command_prints_the_address_and_serves(tmp_path) -> None:
     command = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(command is not None, "the downloads-portal command is not installed")
+    require(
+        command is not None,
+        "downloads-portal is not installed: run `pip install -e '.[test]'`",
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_PORTAL")}
     env["DOWNLOADS_PORTAL_API_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens

@@ -7,7 +7,6 @@ import hmac
 import json
 import logging
 import re
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -22,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures, proxy
 
-from .conftest import TOKEN, require, upstream_calls
+from .conftest import TOKEN, require_command, upstream_calls
 
 SECRET = "shpss_0123456789abcdef"
 URL = f"/proxy/orders/{TOKEN}"
@@ -459,8 +458,7 @@ body { background: rgb(253, 246, 227); font-family: Georgia, serif; }
 
 def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
     """In a real browser, the inlined styles dress the fragment and nothing else."""
-    chromium = shutil.which("chromium")
-    require(chromium is not None, "chromium is not installed")
+    chromium = require_command("chromium", "chromium")
     body, _ = render_liquid(client.get(f"{URL}?{signed()}").text)
     page = tmp_path / "store.html"
     page.write_text(THEME.replace("FRAGMENT", body), encoding="utf-8")

@@ -25,17 +25,20 @@ from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_cal
 
 
 @pytest.fixture
-def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
-    """Run ``gunicorn -w 2`` on the default cache, pointed at the stand-in.
+def gunicorn(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
+    """Run ``gunicorn -w 2`` on the default file cache, pointed at the stand-in.
 
     Each worker serves one request and is replaced, so no two requests share a
     process: only a cache shared across processes can save an upstream call.
     """
     executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    require(executable is not None, "gunicorn is not installed")
+    require(
+        executable is not None,
+        "gunicorn is not installed: run `pip install -e '.[test]'`",
+    )
     port = free_port()
     env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=httpserver.url_for("/"))
-    env.pop("DOWNLOADS_PORTAL_CACHE_DIR", None)
+    env["DOWNLOADS_PORTAL_CACHE_DIR"] = str(tmp_path / "cache")
     env.pop("DOWNLOADS_PORTAL_CACHE_TYPE", None)
     process = subprocess.Popen(
         [
@@ -110,13 +113,18 @@ class Served:
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
     executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(executable is not None, "downloads-portal is not installed")
+    require(
+        executable is not None,
+        "downloads-portal is not installed: run `pip install -e '.[test]'`",
+    )
     started: list[Served] = []
 
     def start(**settings: Any) -> Served:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # The default file cache, in this test's folder rather than the clone's.
+        settings.setdefault("CACHE_DIR", tmp_path / f"cache-{port}")
         env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
