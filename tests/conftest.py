@@ -30,8 +30,12 @@ from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
+ROOT = Path(__file__).resolve().parent.parent
 #: Where the browser tests left their screenshots and how many, for the summary.
 SCREENSHOTS = pytest.StashKey[tuple[str, int]]()
+NODE_MODULES = ROOT / "node_modules"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
 #: The path the stand-in Fileflare answers order lookups on.
 ORDERS_PATH = "/api/v2/customer-account-orders"
@@ -48,6 +52,33 @@ def require(available: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide this: {reason}")
     pytest.skip(reason)
+
+
+def require_command(command: str, package: str) -> str:
+    """Return the path of ``command``, or skip saying which Debian package has it."""
+    path = shutil.which(command)
+    require(
+        path is not None,
+        f"{command} is not installed: run `sudo apt-get install {package}`",
+    )
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """Install the npm tools (axe-core, vnu-jar) from the lock file when missing."""
+    if not (AXE.is_file() and VNU.is_file()):
+        npm = require_command("npm", "npm")
+        # No install scripts: vnu-jar's would fetch a Java of its own.
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
+    return NODE_MODULES
 
 
 def free_port() -> int:
@@ -105,6 +136,14 @@ def signed(
     sig = ("signature", signature(pairs, secret))
     position = len(pairs) if at is None else at
     return urlencode([*pairs[:position], sig, *pairs[position:]])
+
+
+@pytest.fixture(autouse=True)
+def instance_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give each app made in a test an instance folder under tmp_path, not the clone."""
+    instance = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
+    return instance
 
 
 @pytest.fixture
@@ -189,7 +228,10 @@ def redis_answers(url: str) -> bool:
 @pytest.fixture
 def redis_config(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Point the app at the machine's Redis, under a key prefix of this test's own."""
-    require(redis_answers(REDIS_URL), f"no Redis at {REDIS_URL}")
+    require(
+        redis_answers(REDIS_URL),
+        f"no Redis at {REDIS_URL}: run `sudo apt-get install redis-server`",
+    )
     prefix = f"test-{uuid.uuid4().hex}:"
     config.update(
         CACHE_TYPE="RedisCache", CACHE_REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix
@@ -232,7 +274,10 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    require(os.access(REDIS_SERVER, os.X_OK), f"{REDIS_SERVER} is not installed")
+    require(
+        os.access(REDIS_SERVER, os.X_OK),
+        f"{REDIS_SERVER} is not installed: run `sudo apt-get install redis-server`",
+    )
     server = RedisServer()
     server.start()
     yield server
@@ -272,7 +317,10 @@ class AnswerAfter:
 def installed(name: str) -> str:
     """Return this environment's ``name`` command; skip (fail in CI) without it."""
     executable = shutil.which(name, path=str(Path(sys.executable).parent))
-    require(executable is not None, f"{name} is not installed")
+    require(
+        executable is not None,
+        f"{name} is not installed: run `pip install -e '.[test]'`",
+    )
     assert executable is not None
     return executable
 
@@ -307,10 +355,7 @@ class Served:
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings.
-
-    The file cache's folder is under tmp_path unless the settings name another.
-    """
+    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
     executable = installed("downloads-portal")
     started: list[Served] = []
 
@@ -318,7 +363,8 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        settings = {"CACHE_DIR": tmp_path / "cache", **settings}
+        # The default file cache, in this test's folder rather than the clone's.
+        settings.setdefault("CACHE_DIR", tmp_path / f"cache-{port}")
         env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from flask import Flask
 
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
@@ -277,16 +276,11 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
     client.close()
 
 
-def test_the_file_cache_however_named_gets_its_folder_and_locks(
-    config, monkeypatch, tmp_path
-) -> None:
+def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:
     from downloads_portal.orders import FileLocks
 
-    # The instance folder goes under tmp_path, not beside the package.
-    instance = str(tmp_path / "instance")
-    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: instance)
     config.pop("CACHE_DIR")
     config["CACHE_TYPE"] = "flask_caching.backends.FileSystemCache"
     app = create_app(config)
-    assert app.config["CACHE_DIR"] == f"{instance}/cache"
+    assert app.config["CACHE_DIR"] == f"{app.instance_path}/cache"
     assert isinstance(app.extensions["order_store"].fetch_locks, FileLocks)

@@ -7,7 +7,6 @@ import hmac
 import json
 import logging
 import re
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -26,7 +25,7 @@ from .conftest import (
     PREFIX,
     SECRET,
     TOKEN,
-    require,
+    require_command,
     shopify_params,
     signature,
     signed,
@@ -431,8 +430,7 @@ body { background: rgb(253, 246, 227); font-family: Georgia, serif; }
 
 def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
     """In a real browser, the inlined styles dress the fragment and nothing else."""
-    chromium = shutil.which("chromium")
-    require(chromium is not None, "chromium is not installed")
+    chromium = require_command("chromium", "chromium")
     body, _ = render_liquid(client.get(f"{URL}?{signed()}").text)
     page = tmp_path / "store.html"
     page.write_text(THEME.replace("FRAGMENT", body), encoding="utf-8")
