@@ -1,4 +1,4 @@
-"""The customer's order page, its error pages and its headers."""
+"""The customer's order page: what it shows, and the status of each upstream failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The designers' preview: fixture scenarios, the gallery and the preview command."""
+"""The designers' preview: fixture scenarios and the gallery."""
 
 from __future__ import annotations
 
