@@ -48,7 +48,7 @@ def read_catalogue(path: Path) -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory) -> Catalog:
-    """Run the README's extraction command over the templates and the code."""
+    """Run the extraction command in docs/languages.md over the templates and code."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     subprocess.run(
