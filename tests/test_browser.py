@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +26,6 @@ from .conftest import (
     AXE,
     ROOT,
     SCREENSHOTS,
-    SCREENSHOTS_TAKEN,
     VNU,
     require_command,
 )
@@ -150,10 +148,11 @@ def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
 
 
 @pytest.fixture(scope="session")
-def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
-    """Return a function that saves a page's screenshot into SCREENSHOTS."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+def shoot(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Any, str], None]:
+    """Return a function that saves a page's screenshot in this run's temp folder."""
+    folder = tmp_path_factory.mktemp("screenshots", numbered=False)
     config = request.config
 
     def shoot(page: Any, name: str) -> None:
@@ -161,11 +160,12 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         height = page.evaluate("document.documentElement.scrollHeight")
         height = min(height, SHOT_MAX_HEIGHT)
         page.screenshot(
-            path=SCREENSHOTS / f"{name}.png",
+            path=folder / f"{name}.png",
             full_page=True,
             clip={"x": 0, "y": 0, "width": width, "height": height},
         )
-        config.stash[SCREENSHOTS_TAKEN] = config.stash.get(SCREENSHOTS_TAKEN, 0) + 1
+        _, taken = config.stash.get(SCREENSHOTS, ("", 0))
+        config.stash[SCREENSHOTS] = (str(folder), taken + 1)
 
     return shoot
 
