@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -23,22 +18,30 @@ from pytest_httpserver import HTTPServer
 from downloads_portal import fixtures
 from downloads_portal.security import fingerprint
 
-from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_calls
+from .conftest import (
+    ORDERS_PATH,
+    AnswerAfter,
+    base_url,
+    free_port,
+    installed,
+    upstream_calls,
+    wait_until_up,
+)
 
 
 @pytest.fixture
-def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
-    """Run ``gunicorn -w 2`` on the default cache, pointed at the stand-in.
+def gunicorn(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
+    """Run ``gunicorn -w 2`` on the default file cache, pointed at the stand-in.
 
     Each worker serves one request and is replaced, so no two requests share a
     process: only a cache shared across processes can save an upstream call.
     """
-    executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    require(executable is not None, "gunicorn is not installed")
+    executable = installed("gunicorn")
     port = free_port()
-    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=httpserver.url_for("/"))
-    env.pop("DOWNLOADS_PORTAL_CACHE_DIR", None)
+    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=base_url(httpserver))
     env.pop("DOWNLOADS_PORTAL_CACHE_TYPE", None)
+    # The folder the installation would share, under tmp_path rather than the checkout.
+    env["DOWNLOADS_PORTAL_CACHE_DIR"] = str(tmp_path / "cache")
     process = subprocess.Popen(
         [
             executable,
@@ -54,15 +57,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start: {process.stderr.read()!r}")
-                time.sleep(0.1)
+        wait_until_up(f"{base}/healthz", process, lambda: repr(process.stderr.read()))
         yield base
     finally:
         process.terminate()
@@ -73,7 +68,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
 def test_workers_share_the_default_cache(gunicorn, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(
-        "/api/v2/customer-account-orders", query_string={"id": token}
+        ORDERS_PATH, query_string={"id": token}
     ).respond_with_json(fixtures.EXAMPLE_ORDER)
     for _ in range(6):
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=5)
@@ -88,68 +83,11 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
     for upstream_status, page_status in cases.items():
         token = secrets.token_hex(16)
         httpserver.expect_request(
-            "/api/v2/customer-account-orders", query_string={"id": token}
+            ORDERS_PATH, query_string={"id": token}
         ).respond_with_data("", status=upstream_status)
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=10)
         assert response.status_code == page_status
         assert response.text.startswith("<!doctype html>")
-
-
-#: The command ``portal`` starts unless told otherwise.
-SERVE = ("serve", "--workers", "2")
-
-
-class Served:
-    """A ``downloads-portal serve`` process and the log it writes."""
-
-    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.base = base
-        self.process = process
-        self.log = log
-
-    def lines(self) -> list[dict]:
-        """Return the log written so far, one JSON object a line."""
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` (or another command, such as ``run``)
-    processes with DOWNLOADS_PORTAL_* settings."""
-    executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(executable is not None, "downloads-portal is not installed")
-    started: list[Served] = []
-
-    def start(*command: str, **settings: Any) -> Served:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
-        log = tmp_path / f"serve-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [executable, *(command or SERVE), "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(f"http://127.0.0.1:{port}", process, log)
-        started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{served.base}/readyz", timeout=1).raise_for_status()
-                return served
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve did not start: {log.read_text()}")
-                time.sleep(0.1)
-
-    yield start
-    for served in started:
-        served.process.terminate()
-    for served in started:
-        served.process.wait(30)
 
 
 @pytest.mark.parametrize("shared", ["redis", "files"])
@@ -158,7 +96,7 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
 ) -> None:
     upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
-    settings = {"API_BASE_URL": slow_upstream.url_for("/").rstrip("/")}
+    settings = {"API_BASE_URL": base_url(slow_upstream)}
     if shared == "redis":
         redis_config = request.getfixturevalue("redis_config")
         settings |= {
@@ -186,13 +124,10 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
     assert upstream.arrived == 1
 
 
-def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -> None:
+def test_serve_logs_json_without_tokens(portal, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
-    metrics_port = free_port()
-    served = portal(
-        API_BASE_URL=httpserver.url_for("/").rstrip("/"), METRICS_PORT=metrics_port
-    )
+    served = portal(API_BASE_URL=base_url(httpserver))
     for _ in range(3):
         response = requests.get(
             f"{served.base}/account/orders/{token}?note=q-7f3a9c",
@@ -201,15 +136,9 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
         )
         assert response.status_code == 200
         assert response.headers["X-Request-ID"] == "visit-42"
-    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
     # A doubled slash is a plain 404, neither a redirect nor a logged token.
     doubled = requests.get(f"{served.base}/account/orders//{token}", timeout=10)
     assert doubled.status_code == 404 and not doubled.history
-
-    metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-    assert 'portal_requests_total{endpoint="account.order",status="200"} 3.0' in metrics
-    assert 'portal_upstream_calls_total{status="200"} 1.0' in metrics
-    assert 'portal_cache_total{result="hit"} 2.0' in metrics
 
     served.process.terminate()
     served.process.wait(30)
@@ -222,14 +151,6 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
     assert visits[0]["path"].startswith("/account/orders/~")
     assert visits[0]["status"] == 200
     assert all(line["request_id"] for line in access)
-
-
-def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> None:
-    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
-    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
-    served.process.terminate()
-    served.process.wait(30)
-    assert not any("metrics on" in line["message"] for line in served.lines())
 
 
 #: Request targets that hold a whole token ("{}") but are not an order's URL, and
@@ -281,7 +202,7 @@ def send_near_misses(base: str, token: str) -> list[bytes]:
 def test_no_log_line_of_serve_holds_a_token(portal, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
-    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"), LOG_LEVEL="debug")
+    served = portal(API_BASE_URL=base_url(httpserver), LOG_LEVEL="debug")
     refusals = send_near_misses(served.base, token)
     assert all(answer.startswith(b"HTTP/1.1 400") for answer in refusals)
     assert requests.get(f"{served.base}/static/portal.css", timeout=5).ok
@@ -310,7 +231,7 @@ def test_no_log_line_of_the_development_server_holds_a_token(
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
     served = portal(
         "run",
-        API_BASE_URL=httpserver.url_for("/").rstrip("/"),
+        API_BASE_URL=base_url(httpserver),
         CACHE_DIR=tmp_path / "cache",
     )
     send_near_misses(served.base, token)
