@@ -16,12 +16,14 @@ from . import (
     limits,
     logs,
     metrics,
-    orders,
+    pages,
     preview,
     proxy,
     security,
+    store,
     themes,
 )
+from .fixtures.scenarios import FixtureSource
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -92,7 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def make_source(app: Flask) -> OrderSource:
     """Return the upstream the app fetches orders from: Fileflare, or the fixtures."""
     if app.config["PREVIEW"]:
-        return preview.FixtureSource()
+        return FixtureSource()
     return FileflareClient(
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
@@ -106,7 +108,8 @@ def register_extensions(app: Flask, source: OrderSource) -> None:
     languages.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
-    orders.init_app(app, source)
+    store.init_app(app, source)
+    pages.init_app(app)
     security.init_app(app)
 
 

@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
 from .errors import render_error
-from .orders import redis_options
+from .store.backend import redis_options
 
 #: Blueprints whose routes look orders up, and share one count per client.
 ORDER_BLUEPRINTS = ("account", "proxy")

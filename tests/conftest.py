@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Flask
+from flask import Flask, template_rendered
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -49,6 +49,17 @@ def free_port() -> int:
 def upstream_calls(httpserver: HTTPServer) -> int:
     """Count the order lookups the stand-in upstream has answered."""
     return sum(1 for request, _ in httpserver.log if request.path == ORDERS_PATH)
+
+
+def renders(app: Flask) -> list[str]:
+    """Record the names of the templates ``app`` renders."""
+    rendered: list[str] = []
+    template_rendered.connect(
+        lambda sender, template, context, **extra: rendered.append(template.name),
+        app,
+        weak=False,
+    )
+    return rendered
 
 
 @pytest.fixture
