@@ -12,9 +12,12 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import MutableMapping
 from typing import Any
 
 from gunicorn import glogging
+from gunicorn.http import Request
+from gunicorn.http.wsgi import Response
 
 from . import DEFAULTS, logs
 from .security import redact
@@ -42,7 +45,13 @@ def cores() -> int:
 class AccessLog(glogging.Logger):
     """gunicorn's logger, with an access line that holds no query and no token."""
 
-    def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
+    def access(
+        self,
+        resp: Response,
+        req: Request,
+        environ: MutableMapping[str, Any],
+        request_time: datetime.timedelta,
+    ) -> None:
         """Log one JSON access line, its path redacted and its query left out."""
         if not (self.cfg.accesslog or self.cfg.logconfig_dict):
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -86,7 +86,8 @@ def init_app(app: Flask) -> None:
         deduct_when=ended_not_found,
     )
     for name in ORDER_BLUEPRINTS:
-        if name in app.blueprints:
-            lookups(app.blueprints[name])
+        blueprint = app.blueprints.get(name)
+        if isinstance(blueprint, Blueprint):
+            lookups(blueprint)
     app.extensions["order_limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, handle_limited)

@@ -24,7 +24,8 @@ EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
 def request_id() -> str | None:
     """Return the current request's id, outside a request None."""
     if has_request_context():
-        return g.get("request_id")
+        value: str | None = g.get("request_id")
+        return value
     return None
 
 

@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     loaders: list[BaseLoader] = [FileSystemLoader(root / "templates")]
     if builtin is not None:
         loaders.append(builtin)
-    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+    app.jinja_loader = ChoiceLoader(loaders)
     app.extensions["theme_dir"] = str(root)
     app.extensions["theme_static"] = str(root / "static")
     app.view_functions["static"] = theme_static

@@ -70,7 +70,7 @@ def file_lock_folder(app: Flask) -> str | None:
     """Return where a file cache's fetch locks go, or None for other backends."""
     if backend_is(app, "FileSystemCache"):
         # Beside the cache's folder: cachelib takes every file inside as an entry.
-        return os.path.normpath(app.config["CACHE_DIR"]) + ".locks"
+        return os.path.normpath(str(app.config["CACHE_DIR"])) + ".locks"
     return None
 
 
