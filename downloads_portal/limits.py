@@ -6,7 +6,6 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
 from .errors import render_error
@@ -60,10 +59,7 @@ def _retry_after(exc: RateLimitExceeded) -> int:
 
 
 def init_app(app: Flask) -> None:
-    """Trust the configured proxy hops and limit the lookups of registered routes."""
-    hops = int(app.config["PROXY_FIX_X_FOR"])
-    if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+    """Limit the lookups of the registered order routes, per client."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("CACHE_REDIS_URL"))
     if not app.config["RATELIMIT_STORAGE_URI"]:
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import Forbidden, NotFound
@@ -18,7 +18,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from . import themes
 from .account import order_page
 from .languages import path_prefix_locale
-from .security import Verbatim, safe_url, valid_token
+from .security import valid_token
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,7 @@ SINGLE_PARAMS = ("signature", "timestamp", "shop")
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
 
-#: The element that holds a fragment (templates/proxy/fragment.html).
-FRAGMENT_SELECTOR = "#downloads-portal"
-
 LIQUID_CONTENT_TYPE = "application/liquid; charset=utf-8"
-
-# Never inlined: text that would end the <style> element or run as Liquid.
-_UNSAFE_IN_STYLE = re.compile(r"</|\{\{|\{%")
 
 
 class BadSignature(Exception):
@@ -59,14 +53,6 @@ class ProxyRequest:
     #: The storefront's language from ``/fr/apps/downloads``; a ``locale``
     #: parameter in the signed query is read as ``?locale=`` (languages.py).
     locale: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How proxy pages load the stylesheets: URLs on our host, or inline."""
-
-    stylesheet_urls: tuple[str, ...]
-    inline_css: Verbatim | None
 
 
 def parse_query(query: bytes) -> list[tuple[str, str]]:
@@ -235,43 +221,9 @@ def elsewhere(rest: str = "") -> str:
     raise NotFound()
 
 
-def stylesheet_settings(app: Flask) -> Settings:
-    """Link the stylesheets (a theme's included) from PUBLIC_URL, or read them."""
-    names = themes.stylesheets(app)
-    public_url = app.config.get("PUBLIC_URL")
-    if public_url:
-        url = safe_url(str(public_url))
-        if url is not None:
-            parts = urlsplit(url)
-            root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-            base = root + (app.static_url_path or "")
-            return Settings(tuple(f"{base}/{name}" for name in names), None)
-        log.warning("PUBLIC_URL is not an http(s) URL; the proxy inlines its styles")
-    css = "\n".join(
-        themes.static_path(app, name).read_text(encoding="utf-8") for name in names
-    )
-    if _UNSAFE_IN_STYLE.search(css):
-        log.warning("a stylesheet holds '</', '{{' or '{%'; proxy pages go unstyled")
-        return Settings((), None)
-    if not app.config["PROXY_STANDALONE"]:
-        css = scoped(css)
-    return Settings((), Verbatim(css))
-
-
-def scoped(css: str) -> str:
-    """Confine the stylesheet to the fragment, so the theme around it keeps its looks.
-
-    The page's ``:root`` settings move to the fragment itself; rules for ``body`` and
-    other elements outside it match nothing. Browsers without ``@scope`` skip the
-    whole block and show the fragment in the theme's own styles.
-    """
-    inner = re.sub(r":root\b", ":scope", css)
-    return f"@scope ({FRAGMENT_SELECTOR}) {{\n{inner}\n}}\n"
-
-
 def init_app(app: Flask) -> None:
     """Register the proxy and warn when it cannot trust anybody."""
-    app.extensions["proxy"] = stylesheet_settings(app)
+    app.extensions["proxy"] = themes.proxy_stylesheets(app)
     if not secrets(app.config.get("SHOPIFY_API_SECRET")) and not app.config["PREVIEW"]:
         log.warning(
             "SHOPIFY_API_SECRET is not set: the app proxy refuses every request"
