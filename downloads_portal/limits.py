@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from . import metrics
@@ -81,9 +81,11 @@ def init_app(app: Flask) -> None:
         scope="order-lookups",
         deduct_when=ended_not_found,
     )
-    for name in ORDER_BLUEPRINTS:
-        blueprint = app.blueprints.get(name)
-        if isinstance(blueprint, Blueprint):
-            lookups(blueprint)
+    # On the views, not the blueprints: a view's limit is checked when it is
+    # called, after the blueprint's own hooks (the proxy's signature check).
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.partition(".")[0] in ORDER_BLUEPRINTS:
+            # Typed as the same view; mypy loses the union of Flask's view types.
+            app.view_functions[endpoint] = lookups(view)  # type: ignore[assignment]
     app.extensions["order_limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, handle_limited)

@@ -9,11 +9,12 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter
 
 from . import themes
 from .account import order_page
@@ -37,6 +38,9 @@ SINGLE_PARAMS = ("signature", "timestamp", "shop")
 MAX_PARAMS = 200
 
 LIQUID_CONTENT_TYPE = "application/liquid; charset=utf-8"
+
+#: The methods the catch-all route takes, so that they too are signed and Liquid.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class BadSignature(Exception):
@@ -140,19 +144,17 @@ def login_url(path_prefix: str, token: str) -> str:
     return "/account/login?return_url=" + quote(back, safe="")
 
 
-def proxied() -> bool:
-    """Whether the request came through the app proxy's URL, routed or not."""
-    prefix = bp.url_prefix or ""
-    return request.path == prefix or request.path.startswith(prefix + "/")
+class Below(BaseConverter):
+    """The rest of a path under the proxy, slashes and all, so that every URL and
+    method there reaches the blueprint and its hooks (no routing 404 or 405)."""
+
+    regex = ".*"
+    part_isolating = False
 
 
-# The hooks below are the app's, not the blueprint's, so that they run before the
-# rate limiter's and also for a URL under /proxy that matches no route (405, 404).
-@bp.before_app_request
+@bp.before_request
 def check_signature() -> None:
     """Refuse every request Shopify did not sign recently, before anything else."""
-    if not proxied():
-        return
     g.embedded = True
     config = current_app.config
     keys = secrets(config.get("SHOPIFY_API_SECRET"))
@@ -176,19 +178,16 @@ def check_signature() -> None:
     )
 
 
-@bp.after_app_request
+@bp.after_request
 def answer_as_liquid(response: Response) -> Response:
     """Have Shopify render every answer, error pages included, inside the theme."""
-    if proxied():
-        response.content_type = LIQUID_CONTENT_TYPE
+    response.content_type = LIQUID_CONTENT_TYPE
     return response
 
 
-@bp.app_context_processor
+@bp.context_processor
 def layout_context() -> dict[str, Any]:
     """Give the shared templates the proxy's layout and stylesheet."""
-    if not proxied():
-        return {}
     settings = current_app.extensions["proxy"]
     standalone = current_app.config["PROXY_STANDALONE"]
     return {
@@ -214,16 +213,19 @@ def order(token: str) -> str:
     return order_page(token)
 
 
-@bp.get("", strict_slashes=False, merge_slashes=False)
-@bp.get("/<path:rest>", merge_slashes=False)
-def elsewhere(rest: str = "") -> str:
-    """Answer any other path under the proxy with the not-found page, as Liquid."""
+@bp.route("", methods=METHODS, strict_slashes=False, merge_slashes=False)
+@bp.route("/<below:rest>", methods=METHODS, merge_slashes=False)
+def elsewhere(rest: str = "") -> NoReturn:
+    """Answer any other path or method under the proxy with its error page."""
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
     raise NotFound()
 
 
 def init_app(app: Flask) -> None:
     """Register the proxy and warn when it cannot trust anybody."""
     app.extensions["proxy"] = themes.proxy_stylesheets(app)
+    app.url_map.converters["below"] = Below
     if not secrets(app.config.get("SHOPIFY_API_SECRET")) and not app.config["PREVIEW"]:
         log.warning(
             "SHOPIFY_API_SECRET is not set: the app proxy refuses every request"
