@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -222,12 +223,23 @@ def elsewhere(rest: str = "") -> NoReturn:
     raise NotFound()
 
 
+def warn_without_secret(config: Mapping[str, Any]) -> None:
+    """Say, once per process, that without a secret the proxy refuses everybody.
+
+    gunicorn's master says it before it starts the workers, which then keep quiet.
+    """
+    if not secrets(config.get("SHOPIFY_API_SECRET")) and not config.get("PREVIEW"):
+        _say_once("SHOPIFY_API_SECRET is not set: the app proxy refuses every request")
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    log.warning("%s", message)
+
+
 def init_app(app: Flask) -> None:
     """Register the proxy and warn when it cannot trust anybody."""
     app.extensions["proxy"] = themes.proxy_stylesheets(app)
     app.url_map.converters["below"] = Below
-    if not secrets(app.config.get("SHOPIFY_API_SECRET")) and not app.config["PREVIEW"]:
-        log.warning(
-            "SHOPIFY_API_SECRET is not set: the app proxy refuses every request"
-        )
+    warn_without_secret(app.config)
     app.register_blueprint(bp)

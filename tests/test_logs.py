@@ -66,3 +66,10 @@ def test_tokens_are_redacted_from_messages_and_tracebacks() -> None:
     line = JsonFormatter().format(record)
     assert TOKEN not in line
     assert json.loads(line)["message"].startswith("GET /orders/~")
+
+
+def test_colour_codes_never_reach_a_line() -> None:
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "\x1b[33mPress CTRL+C\x1b[0m", (), None
+    )
+    assert json.loads(JsonFormatter().format(record))["message"] == "Press CTRL+C"

@@ -223,3 +223,16 @@ def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> No
     served.process.terminate()
     served.process.wait(30)
     assert not any("metrics on" in line["message"] for line in served.lines())
+
+
+def test_a_missing_secret_is_said_once_per_start(portal, httpserver) -> None:
+    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
+    served.process.terminate()
+    served.process.wait(30)
+    said = [
+        line
+        for line in served.lines()
+        if "SHOPIFY_API_SECRET is not set" in line["message"]
+    ]
+    assert len(said) == 1
+    assert said[0]["level"] == "WARNING"
