@@ -13,7 +13,7 @@ import redis
 from downloads_portal import create_app, fixtures
 from downloads_portal.fixtures.scenarios import SCENARIOS
 from downloads_portal.store import cache_key
-from downloads_portal.store.cache import Entry, Failure
+from downloads_portal.store.cache import CACHE_VERSION, Entry, Failure
 from downloads_portal.upstream import UpstreamInvalid
 
 from .conftest import REDIS_URL, TOKEN, upstream_calls
@@ -76,7 +76,7 @@ def test_entries_are_written_as_json(config, serve) -> None:
     create_app(config).test_client().get(URL)
     name = hashlib.sha256(cache_key(TOKEN).encode()).hexdigest()
     data = json.loads((Path(config["CACHE_DIR"]) / name).read_bytes()[4:])
-    assert data["version"] == 2
+    assert data["version"] == CACHE_VERSION
     assert data["order"]["order"]["order_number"] == "1050"
 
 
