@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
 
-from .orders import get_store
+from .store import get_store
 
 log = logging.getLogger(__name__)
 

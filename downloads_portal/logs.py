@@ -7,16 +7,19 @@ import logging
 import logging.config
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from werkzeug.serving import WSGIRequestHandler
 
 from .security import redact, route_path, unknown_path
 
 #: An incoming ``X-Request-ID`` is kept when it looks like this, else replaced.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
+
+#: Where a request's id is kept in its WSGI environ, for the server's access line.
+REQUEST_ID_KEY = "downloads_portal.request_id"
 
 #: Where the app leaves, in the WSGI environ, the path as log lines may show it.
 LOG_PATH = "downloads_portal.log_path"
@@ -26,6 +29,9 @@ METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
 )
 
+# A terminal's colour codes, which werkzeug puts in its messages.
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
 #: Fields a record may carry as ``extra`` that belong in the JSON line.
 EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
 
@@ -33,7 +39,8 @@ EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
 def request_id() -> str | None:
     """Return the current request's id, outside a request None."""
     if has_request_context():
-        return g.get("request_id")
+        value: str | None = g.get("request_id")
+        return value
     return None
 
 
@@ -84,7 +91,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact(_ANSI_CODE.sub("", record.getMessage())),
             "request_id": getattr(record, "request_id", None),
         }
         for name in EXTRA_FIELDS:
@@ -126,6 +133,33 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
+def access(
+    logger: logging.Logger,
+    environ: Mapping[str, Any],
+    status: str,
+    seconds: float,
+    size: int | str | None,
+) -> None:
+    """Log the access line of one answered request: no query, no path not known safe."""
+    method = log_method(environ.get("REQUEST_METHOD"))
+    path = log_path(environ)
+    logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "request_id": environ.get(REQUEST_ID_KEY),
+            "method": method,
+            "path": path,
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": round(seconds * 1000),
+            "bytes": size,
+            "remote": environ.get("REMOTE_ADDR"),
+        },
+    )
+
+
 def configure(level: str = "INFO") -> None:
     """Log JSON lines to stderr."""
     logging.config.dictConfig(logging_config(level))
@@ -137,9 +171,10 @@ def _assign_request_id() -> None:
         g.request_id = incoming
     else:
         g.request_id = uuid.uuid4().hex
+    request.environ[REQUEST_ID_KEY] = g.request_id
 
 
-def log_path(environ: dict[str, Any]) -> str:
+def log_path(environ: Mapping[str, Any]) -> str:
     """Return the request's path as log lines show it: what the app said, else hidden.
 
     Only a route's template and the name of a static file we served are written as
@@ -182,30 +217,6 @@ class ExceptionPath(logging.Filter):
             record.msg = "Exception on %s [%s]"
             record.args = (request_path(), log_method(request.method))
         return True
-
-
-class RequestHandler(WSGIRequestHandler):
-    """The development server's handler, logging paths as gunicorn's access log does."""
-
-    environ: dict[str, Any]
-
-    def handle_one_request(self) -> None:
-        """Serve one request, forgetting the previous one's environ."""
-        self.environ = {}
-        super().handle_one_request()
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Log the request line with its path hidden unless known to be safe."""
-        command = log_method(getattr(self, "command", None))
-        path = log_path(self.environ) if self.environ else "-"
-        self.log("info", '"%s %s" %s %s', command, path, code, size)
-
-    def log_error(self, format: str, *args: Any) -> None:
-        """Log an error by its kind alone: http.server's messages quote the request."""
-        words = format.split("%", 1)[0].strip(" :,")
-        if format.startswith("code %d") and args:
-            words = f"code {args[0]}"
-        self.log("error", "%s", words)
 
 
 def _echo_request_id(response: Response) -> Response:

@@ -68,3 +68,10 @@ def test_an_unhandled_error_logs_no_token(app, log_lines, path) -> None:
     lines = log_lines()
     assert any(line["message"].startswith("Exception on ") for line in lines)
     assert all(TOKEN not in json.dumps(line) for line in lines)
+
+
+def test_colour_codes_never_reach_a_line() -> None:
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "\x1b[33mPress CTRL+C\x1b[0m", (), None
+    )
+    assert json.loads(JsonFormatter().format(record))["message"] == "Press CTRL+C"

@@ -241,3 +241,16 @@ def test_no_log_line_of_the_development_server_holds_a_token(
     assert token not in text
     assert f"/account/orders/~{fingerprint(token)}" in text
     assert f"~{fingerprint('/' + token)}" in text
+
+
+def test_a_missing_secret_is_said_once_per_start(portal, httpserver) -> None:
+    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
+    served.process.terminate()
+    served.process.wait(30)
+    said = [
+        line
+        for line in served.lines()
+        if "SHOPIFY_API_SECRET is not set" in line["message"]
+    ]
+    assert len(said) == 1
+    assert said[0]["level"] == "WARNING"
