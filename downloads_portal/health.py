@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, jsonify
 
 from .store import get_store
+from .store.files import describe
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,12 @@ def readyz() -> Response:
 
 
 def cache_state() -> str:
-    """Say whether the shared cache answers."""
-    return "ok" if get_store().cache.ping() else "down"
+    """Say whether the shared cache answers, and its fetch locks can be taken."""
+    store = get_store()
+    if not store.cache.ping():
+        return "down"
+    store.fetch_locks.check()
+    return "ok"
 
 
 def check(name: str, probe: Callable[[], str]) -> dict[str, str]:
@@ -36,5 +41,6 @@ def check(name: str, probe: Callable[[], str]) -> dict[str, str]:
     try:
         return {name: probe()}
     except Exception as exc:
-        log.warning("readiness check %s failed: %s", name, type(exc).__name__)
-        return {name: "error", f"{name}_error": type(exc).__name__}
+        error = describe(exc) if isinstance(exc, OSError) else type(exc).__name__
+        log.warning("readiness check %s failed: %s", name, error)
+        return {name: "error", f"{name}_error": error}
