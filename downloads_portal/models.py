@@ -22,6 +22,11 @@ MESSAGE_ATTRIBUTES = {"a": {"href"}}
 #: downloads of one file is beyond any store; more comes only from a broken answer.
 MAX_COUNT = 10**9
 
+#: The most files (the order's and its lines' together), and the most line items,
+#: an order may have: a page of 2 000 files is about 1.3 MB of HTML and takes a
+#: good part of a second to render; Fileflare's answer for more is refused.
+MAX_FILES = 2000
+
 #: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -125,10 +130,17 @@ def parse_order(payload: Any) -> Order:
     order = _mapping(body.get("order"), "order")
     text = _mapping(body.get("text") or {}, "text")
     message = _optional_str(text.get("text"), "text.text")
+    raw_lines = _list(order.get("lines"), "lines")
+    if len(raw_lines) > MAX_FILES:
+        raise InvalidOrder(f"more than {MAX_FILES} line items")
+    lines = tuple(_line(item) for item in raw_lines)
+    assets = tuple(_asset(item) for item in _list(order.get("assets"), "assets"))
+    if len(assets) + sum(len(line.assets) for line in lines) > MAX_FILES:
+        raise InvalidOrder(f"more than {MAX_FILES} files")
     return Order(
         number=_order_number(order.get("order_number")),
-        lines=tuple(_line(item) for item in _list(order.get("lines"), "lines")),
-        assets=tuple(_asset(item) for item in _list(order.get("assets"), "assets")),
+        lines=lines,
+        assets=assets,
         title=_optional_str(text.get("title"), "text.title") or None,
         message_html=sanitize_message(message) if message else None,
     )

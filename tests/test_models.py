@@ -8,7 +8,13 @@ import math
 import pytest
 
 from downloads_portal import fixtures
-from downloads_portal.models import MAX_COUNT, InvalidOrder, Limits, parse_order
+from downloads_portal.models import (
+    MAX_COUNT,
+    MAX_FILES,
+    InvalidOrder,
+    Limits,
+    parse_order,
+)
 
 
 def test_example_order() -> None:
@@ -188,3 +194,28 @@ def test_lone_surrogates_become_replacement_characters() -> None:
     for text in texts:
         assert "bad \ufffd \ufffd" in text
         text.encode("utf-8")
+
+
+def files(count: int) -> list[dict]:
+    return [fixtures.asset(filename=f"part {n}.zip") for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        fixtures.order(lines=[fixtures.line(assets=files(MAX_FILES + 1))]),
+        fixtures.order(lines=[fixtures.line(assets=files(MAX_FILES))], assets=files(1)),
+        fixtures.order(lines=[fixtures.line(assets=[])] * (MAX_FILES + 1)),
+    ],
+    ids=["files of a line", "files of the order", "line items"],
+)
+def test_an_order_too_big_for_a_page_is_invalid(body) -> None:
+    with pytest.raises(InvalidOrder, match=f"more than {MAX_FILES}"):
+        parse_order(body)
+
+
+def test_the_largest_order_is_kept() -> None:
+    body = fixtures.order(
+        lines=[fixtures.line(assets=files(MAX_FILES - 1))], assets=files(1)
+    )
+    assert len(parse_order(body).lines[0].assets) == MAX_FILES - 1
