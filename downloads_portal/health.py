@@ -28,11 +28,11 @@ def readyz() -> Response:
 
 
 def cache_state() -> str:
-    """Say whether the shared cache answers, and its fetch locks can be taken."""
+    """Say whether the shared cache answers, and takes entries and fetch locks."""
     store = get_store()
     if not store.cache.ping():
         return "down"
-    store.fetch_locks.check()
+    store.check()
     return "ok"
 
 

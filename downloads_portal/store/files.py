@@ -8,7 +8,10 @@ import logging
 import os
 import struct
 import tempfile
+import threading
+import time
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from flask_caching.backends.filesystemcache import FileSystemCache
@@ -16,6 +19,9 @@ from flask_caching.backends.filesystemcache import FileSystemCache
 from .cache import Warnings
 
 log = logging.getLogger(__name__)
+
+#: How cachelib ends the name of a file being written (``_fs_transaction_suffix``).
+TEMPORARY_SUFFIX = ".__wz_cache"
 
 #: Pruning goes down to this share of the threshold, so that it runs once in a
 #: while rather than on every write past the threshold.
@@ -47,7 +53,11 @@ class BoundedFileSystemCache(FileSystemCache):
         ones, remembered 404s, then the oldest) down to ``PRUNE_TO`` of it."""
         if not self._threshold:
             return
-        names = list(self._list_dir())
+        try:
+            names = list(self._list_dir())
+        except OSError as exc:
+            self.warnings.warn(f"cache folder not readable: {describe(exc)}")
+            return
         if len(names) <= self._threshold:
             return
         keep = int(self._threshold * PRUNE_TO)
@@ -64,6 +74,21 @@ class BoundedFileSystemCache(FileSystemCache):
             return -1
         # 0 means "never": such an entry goes last.
         return expires or 2**32
+
+    def get(self, key: str) -> Any:
+        """Return the entry at ``key`` while it has not expired; a file that cannot
+        be read is a miss, warned of once a minute rather than on every page."""
+        try:
+            with open(self._get_filename(key), "rb") as file:
+                expires = struct.unpack("I", file.read(4))[0]
+                if expires == 0 or expires >= time.time():
+                    return self.serializer.load(file)
+        except FileNotFoundError:
+            pass
+        except (OSError, struct.error) as exc:
+            error = describe(exc) if isinstance(exc, OSError) else "a broken file"
+            self.warnings.warn(f"cache file not read: {error}")
+        return None
 
     def set(
         self,
@@ -94,6 +119,23 @@ class BoundedFileSystemCache(FileSystemCache):
             self.warnings.warn(f"cache file not written: {describe(exc)}")
             return False
         return True
+
+    def check(self) -> None:
+        """Raise what keeps an entry from being written now, if anything does."""
+        check_writable(self._path)
+
+
+def check_writable(folder: str | Path) -> None:
+    """Write and remove a small file in ``folder``; raise if that fails."""
+    # Named as cachelib names a file being written, so no entry is taken for it.
+    name = f"ready-{os.getpid()}-{threading.get_ident()}{TEMPORARY_SUFFIX}"
+    probe = Path(folder) / name
+    try:
+        # Bytes, not an empty file: a full disk still takes a name.
+        probe.write_bytes(b"ready")
+    finally:
+        with suppress(OSError):
+            probe.unlink()
 
 
 def describe(exc: OSError) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .cache import Entry, Failure, SafeCache, Warnings
-from .files import describe
+from .files import check_writable, describe
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +141,8 @@ class FileLocks:
             self._path(key).unlink()
 
     def check(self) -> None:
-        """Write and remove a small file where the locks go; raise if that fails."""
-        probe = self.folder / f"ready-{os.getpid()}-{threading.get_ident()}.probe"
-        try:
-            # Bytes, not an empty file: a full disk still takes a name.
-            probe.write_bytes(b"ready")
-        finally:
-            with suppress(OSError):
-                probe.unlink()
+        """Raise what keeps a lock from being taken now, if anything does."""
+        check_writable(self.folder)
 
     def _path(self, key: str) -> Path:
         # Keys are already hashes of the token; the name only has to be safe.
