@@ -33,8 +33,9 @@ class BoundedFileSystemCache(FileSystemCache):
     keeps in a file.
 
     cachelib's count is read, changed and written back by every writer with no lock,
-    so writers of several processes lose each other's updates: the count drifts
-    below the truth and pruning never runs. The folder itself cannot drift.
+    so writers of several processes lose each other's updates: the count drifts,
+    below the truth (pruning never runs) or above it (the cache is emptied). The
+    folder itself cannot drift.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
