@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from flask import Blueprint, Response, jsonify
 
 from .store import get_store
+from .store.files import describe
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
@@ -18,5 +24,23 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Say the app can take traffic; a cache that is down only costs upstream calls."""
-    cache = "ok" if get_store().cache.ping() else "down"
-    return jsonify(status="ready", cache=cache)
+    return jsonify(status="ready", **check("cache", cache_state))
+
+
+def cache_state() -> str:
+    """Say whether the shared cache answers, and takes entries and fetch locks."""
+    store = get_store()
+    if not store.cache.ping():
+        return "down"
+    store.check()
+    return "ok"
+
+
+def check(name: str, probe: Callable[[], str]) -> dict[str, str]:
+    """Run one check; a failure it did not foresee is reported, never a 500."""
+    try:
+        return {name: probe()}
+    except Exception as exc:
+        error = describe(exc) if isinstance(exc, OSError) else type(exc).__name__
+        log.warning("readiness check %s failed: %s", name, error)
+        return {name: "error", f"{name}_error": error}

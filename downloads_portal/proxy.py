@@ -35,6 +35,14 @@ PATH_PREFIX_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 #: Query parameters that must come exactly once for a request to be trusted.
 SINGLE_PARAMS = ("signature", "timestamp", "shop")
 
+#: Query parameters that may be missing, but never come twice.
+AT_MOST_ONCE_PARAMS = ("path_prefix",)
+
+#: A customer id as Shopify writes one. Anything else, such as a blank id with the
+#: next signed parameter run into it (``logged_in_customer_id=path_prefix%3D...``,
+#: which signs as the same text), is nobody.
+CUSTOMER_ID_RE = re.compile(r"[0-9]{1,20}")
+
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
 
@@ -117,6 +125,9 @@ def verify(
     for name in SINGLE_PARAMS:
         if len(params.get(name, ())) != 1:
             raise BadSignature(f"{name} missing or repeated")
+    for name in AT_MOST_ONCE_PARAMS:
+        if len(params.get(name, ())) > 1:
+            raise BadSignature(f"{name} repeated")
     given = params["signature"][0].encode()
     message = signed_message(params)
     # Every key is tried, so the time taken does not tell which one matched.
@@ -129,6 +140,18 @@ def verify(
     if abs(now - int(timestamp)) > skew:
         raise BadSignature("timestamp outside the allowed window")
     return params
+
+
+def customer_id(params: Mapping[str, Sequence[str]]) -> str:
+    """Return the logged-in customer's id, or "" for nobody.
+
+    Shopify adds ``logged_in_customer_id`` once; a second one came with the
+    customer's own URL (``?logged_in_customer_id=123``), so neither counts.
+    """
+    values = params.get("logged_in_customer_id", ())
+    if len(values) == 1 and CUSTOMER_ID_RE.fullmatch(values[0]):
+        return values[0]
+    return ""
 
 
 def clean_path_prefix(value: str) -> str:
@@ -170,11 +193,11 @@ def check_signature() -> None:
         level = logging.WARNING if not keys else logging.INFO
         log.log(level, "app proxy request refused: %s", exc)
         raise Forbidden() from None
-    path_prefix = params.get("path_prefix", [""])[0]
+    path_prefix = clean_path_prefix(params.get("path_prefix", [""])[0])
     g.proxy = ProxyRequest(
         shop=params["shop"][0],
-        path_prefix=clean_path_prefix(path_prefix),
-        customer_id=params.get("logged_in_customer_id", [""])[0],
+        path_prefix=path_prefix,
+        customer_id=customer_id(params),
         locale=path_prefix_locale(path_prefix),
     )
 

@@ -351,6 +351,10 @@ def wait_until_up(
             time.sleep(0.1)
 
 
+#: The command ``portal`` starts unless told otherwise.
+SERVE = ("serve", "--workers", "2")
+
+
 class Served:
     """A ``downloads-portal serve`` process and the log it writes."""
 
@@ -366,11 +370,12 @@ class Served:
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
+    """Start ``downloads-portal serve`` (or another command: ``portal("run")``)
+    processes with DOWNLOADS_PORTAL_* settings."""
     executable = installed("downloads-portal")
     started: list[Served] = []
 
-    def start(**settings: Any) -> Served:
+    def start(*command: str, **settings: Any) -> Served:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -380,7 +385,7 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [executable, "serve", "--port", str(port), "--workers", "2"],
+                [executable, *(command or SERVE), "--port", str(port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

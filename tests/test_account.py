@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from downloads_portal import create_app, fixtures
 
@@ -219,3 +221,55 @@ def test_settings_come_from_the_environment(
     assert app.extensions["order_store"].fresh_seconds == 7
     app = create_app({"CACHE_TYPE": "SimpleCache", "ORDER_CACHE_SECONDS": 3})
     assert app.extensions["order_store"].fresh_seconds == 3
+
+
+def broken(kind: str) -> dict:
+    """Return an answer Fileflare should never give: a huge count, a lone surrogate."""
+    body = fixtures.order(lines=[fixtures.line(assets=[fixtures.asset()])])
+    if kind == "count":
+        body["order"]["lines"][0]["assets"][0]["limits"]["limit"] = 1e25
+    else:
+        body["order"]["lines"][0]["product"]["name"] = "bad \ud800"
+        body["text"]["text"] = "<p>bad \udfff</p>"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "stale"), [("count", 502, 503), ("surrogate", 200, 200)]
+)
+def test_a_broken_answer_never_sticks(config, httpserver, kind, first, stale) -> None:
+    config["ORDER_CACHE_SECONDS"] = 0
+    client = create_app(config).test_client()
+    answers = [
+        (broken(kind), 200),
+        ("", 500),
+        (fixtures.EXAMPLE_ORDER, 200),
+    ]
+    for body, status in answers:
+        httpserver.expect_ordered_request(
+            "/api/v2/customer-account-orders"
+        ).respond_with_json(body, status=status)
+    response = client.get(URL)
+    assert response.status_code == first
+    if first == 200:
+        assert text_of(response.text).count("bad \ufffd") == 2
+    # Fileflare fails: a last good copy is served only if it renders.
+    assert client.get(URL).status_code == stale
+    # Fileflare is fixed: the page renders.
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "5 of 10 downloaded" in text_of(response.text)
+
+
+def test_a_length_in_superscript_digits_is_502(client, httpserver) -> None:
+    def answer(request):
+        response = Response(json.dumps(fixtures.EXAMPLE_ORDER))
+        response.headers["Content-Length"] = "²"
+        return response
+
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_handler(
+        answer
+    )
+    response = client.get(URL)
+    assert response.status_code == 502
+    assert "temporarily unavailable" in response.text

@@ -671,6 +671,40 @@ def test_theme_catalogue_with_an_unknown_language_is_skipped(config, tmp_path) -
     assert "xx_NOWHERE" not in app.extensions["languages"].names
 
 
+def test_a_written_percent_in_a_theme_shows_as_written(config, serve, tmp_path):
+    root = tmp_path / "theme"
+    compile_catalogue(root, "de", {"Download": "100% sicher"})
+    compile_catalogue(
+        root,
+        "en",
+        {
+            "Files for your order": "100% safe, % s %(",
+            "%(num)s of %(total)s": "%(num)s/%(total)s, 50%",
+        },
+    )
+    client = create_app({**config, "THEME_DIR": str(root)}).test_client()
+    serve(fixtures.EXAMPLE_ORDER)
+    english = client.get(URL)
+    assert english.status_code == 200
+    assert "100% safe, % s %(" in text_of(english.text)
+    assert "5/10, 50%" in text_of(english.text)
+    german = client.get(f"{URL}?locale=de")
+    assert german.status_code == 200
+    assert "100% sicher" in text_of(german.text)
+
+
+@pytest.mark.parametrize("wrong", ["%(count)s", "%(num)d", "%(num)"])
+def test_a_theme_placeholder_not_ours_stops_the_app(config, tmp_path, wrong) -> None:
+    root = tmp_path / "theme"
+    msgid = "%(num)s of %(total)s downloaded"
+    compile_catalogue(root, "de", {msgid: f"{wrong} von %(total)s"})
+    with pytest.raises(RuntimeError) as failure:
+        create_app({**config, "THEME_DIR": str(root)})
+    message = str(failure.value)
+    assert str(root / "translations" / "de" / "LC_MESSAGES" / "messages.mo") in message
+    assert repr(msgid) in message and repr(wrong) in message
+
+
 # -- the gallery -------------------------------------------------------------------
 
 

@@ -553,6 +553,46 @@ def test_logged_in_customer_sees_order(login_client, order_served) -> None:
     assert "Sound pack" in Page(response.text).text
 
 
+def test_a_blank_id_run_into_the_next_parameter_is_nobody(
+    login_client, httpserver, order_served
+) -> None:
+    anonymous = shopify_params(logged_in_customer_id="")
+    sig = signature(anonymous)
+    # One parameter that signs as the same text as the blank id and the prefix.
+    merged = [(k, v) for k, v in anonymous if k != "path_prefix"]
+    merged = [
+        (k, f"path_prefix={PREFIX}" if k == "logged_in_customer_id" else v)
+        for k, v in merged
+    ]
+    assert signature(merged) == sig
+    response = login_client.get(f"{URL}?{urlencode([*merged, ('signature', sig)])}")
+    assert response.status_code == 200
+    assert "Log in to see your downloads" in Page(response.text).text
+    assert upstream_calls(httpserver) == 0
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["123", ""], ["", "123"], ["123", "123"], ["abc"], ["-1"], ["１２３"], [" 123"]],
+)
+def test_only_one_id_of_digits_is_a_customer(
+    login_client, httpserver, order_served, ids
+) -> None:
+    # The customer's own URL may carry logged_in_customer_id; Shopify signs it too.
+    pairs = shopify_params(logged_in_customer_id=ids[-1])
+    pairs[1:1] = [("logged_in_customer_id", value) for value in ids[:-1]]
+    response = login_client.get(f"{URL}?{signed(pairs)}")
+    assert response.status_code == 200
+    assert "Log in to see your downloads" in Page(response.text).text
+    assert upstream_calls(httpserver) == 0
+
+
+def test_a_repeated_path_prefix_is_refused(client, httpserver, order_served) -> None:
+    pairs = [*shopify_params(), ("path_prefix", "/a/elsewhere")]
+    assert client.get(f"{URL}?{signed(pairs)}").status_code == 403
+    assert upstream_calls(httpserver) == 0
+
+
 @pytest.mark.parametrize(
     ("given", "used"),
     [
