@@ -12,6 +12,7 @@ from . import (
     account,
     errors,
     health,
+    landing,
     languages,
     limits,
     logs,
@@ -20,7 +21,9 @@ from . import (
     preview,
     proxy,
     security,
+    storefront,
     themes,
+    wording,
 )
 from .upstream import FileflareClient, OrderSource
 
@@ -32,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BYTES": 2 * 1024 * 1024,
     "ORDER_CACHE_SECONDS": 30,
     "STALE_ORDER_SECONDS": 86400,
-    "NOT_FOUND_CACHE_SECONDS": 60,
+    "NOT_FOUND_CACHE_SECONDS": 15,
     "CACHE_TYPE": "FileSystemCache",
     "CACHE_DIR": None,
     "CACHE_THRESHOLD": 10000,
@@ -51,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "NOT_FOUND_RATE_LIMIT": "20 per minute",
     "PROXY_FIX_X_FOR": 0,
     "DEFAULT_LOCALE": "en",
+    "STORE_NAME": None,
+    "STORE_URL": None,
+    "SUPPORT_URL": None,
 }
 
 
@@ -103,7 +109,9 @@ def make_source(app: Flask) -> OrderSource:
 def register_extensions(app: Flask, source: OrderSource) -> None:
     """Set up the theme, languages, request ids, metrics, cache, store, headers."""
     themes.init_app(app)
+    storefront.init_app(app)
     languages.init_app(app)
+    wording.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
     orders.init_app(app, source)
@@ -113,6 +121,7 @@ def register_extensions(app: Flask, source: OrderSource) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach the routes."""
     app.register_blueprint(health.bp)
+    app.register_blueprint(landing.bp)
     app.register_blueprint(account.bp)
     proxy.init_app(app)
     if app.config["PREVIEW"]:

@@ -6,14 +6,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
-from . import account, fixtures
+from . import account, fixtures, themes
 from .languages import LOCALE_PARAM, Language, Languages
 from .models import Order, parse_order
 from .orders import get_store
+from .storefront import Store
 from .upstream import (
     OrderNotFound,
     UpgradeRequired,
@@ -27,6 +28,12 @@ bp = Blueprint("preview", __name__, url_prefix="/preview")
 #: How old the stale scenario's cached copy is, in seconds.
 STALE_AGE = 10 * 60
 
+DEMO_STORE = Store(
+    "Northwind Sounds",
+    "https://northwind-sounds.example/",
+    "mailto:help@northwind-sounds.example",
+)
+
 LONG_FILENAME = "Extended_Director's_Cut_" + "Remastered" * 12 + "_FINAL_v2.mp4"
 
 
@@ -39,6 +46,8 @@ class Scenario:
     body: dict[str, Any] | None = None
     error: type[UpstreamError] | None = None
     cached_age: float | None = None
+    #: The store's settings this scenario shows, as if STORE_NAME and the rest were set.
+    store: Store | None = None
 
     @property
     def status(self) -> int:
@@ -115,7 +124,8 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "large": Scenario(
         "A large order",
-        "60 line items with 3 files each.",
+        "60 line items with 3 files each: a summary on top, the cards folded up"
+        " after the first three.",
         fixtures.large_order(60),
     ),
     "long-names": Scenario(
@@ -143,6 +153,67 @@ SCENARIOS: dict[str, Scenario] = {
             ],
             title="ご注文のダウンロード · Your downloads · تنزيلاتك",
         ),
+    ),
+    "kinds": Scenario(
+        "Kinds and sizes",
+        "Each file's kind from its name or address, sizes the language's way, and"
+        " a size that does not parse, shown as given.",
+        fixtures.order(
+            lines=[
+                fixtures.line(
+                    "Everything pack",
+                    [
+                        fixtures.asset("Guide.pdf", size="2.5MB", limit=None),
+                        fixtures.asset("Stems.zip", size="1.2 GB", downloaded=1),
+                        fixtures.asset("Intro.mp3", size="512KB", downloaded=2),
+                        fixtures.asset("Lesson 1.mov", size="700 MB", limit=None),
+                        fixtures.asset("Cover.png", size="about 3 pages", limit=None),
+                        fixtures.asset(
+                            "Members area",
+                            url="https://example.com/members",
+                            size="",
+                            is_file=False,
+                            limit=None,
+                        ),
+                    ],
+                )
+            ]
+        ),
+    ),
+    "mixed-direction": Scenario(
+        "English names on an Arabic page",
+        "Open it in Arabic: names and sizes read in their own direction, rows stay"
+        " aligned to the page's.",
+        fixtures.order(
+            lines=[
+                fixtures.line(
+                    "Piano Sessions Vol. 2 (24-bit)",
+                    [
+                        fixtures.asset("01 - Opening (Live).wav", downloaded=2),
+                        fixtures.asset("Sheet music.pdf", downloaded=5, limit=5),
+                    ],
+                    variant="Deluxe / WAV",
+                ),
+                fixtures.line(
+                    "دروس البيانو للمبتدئين",
+                    [fixtures.asset("Lesson 1 - الدرس الأول.mp4", limit=None)],
+                ),
+            ],
+            title="Your downloads from Piano House",
+        ),
+    ),
+    "store": Scenario(
+        "The store's name and links",
+        "STORE_NAME, STORE_URL and SUPPORT_URL set: the name in the header, and"
+        " links back to the store and to its help.",
+        fixtures.EXAMPLE_ORDER,
+        store=DEMO_STORE,
+    ),
+    "store-down": Scenario(
+        "Fileflare is down, with the store's links (503)",
+        'The unavailable page with "Try again" and the store\'s two links.',
+        error=UpstreamUnavailable,
+        store=DEMO_STORE,
     ),
     "no-files": Scenario(
         "An order with no files",
@@ -182,7 +253,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "not-found": Scenario(
         "Order not found (404)",
-        "The token matches no order.",
+        "The token matches no order, or not yet: an order placed a minute ago.",
         error=OrderNotFound,
     ),
     "upstream-down": Scenario(
@@ -221,18 +292,74 @@ class FixtureSource:
         return scenario.order()
 
 
+#: The preview-only toggles, each with its choices; the first is "as the system says".
+TOGGLES = {
+    "scheme": ("", "light", "dark"),
+    "dir": ("", "rtl"),
+}
+
+
+def toggles() -> dict[str, str]:
+    """Return the toggles this request chose: ``?scheme=dark``, ``?dir=rtl``."""
+    return {
+        name: value
+        for name, choices in TOGGLES.items()
+        if (value := request.args.get(name, "")) in choices[1:]
+    }
+
+
+@bp.context_processor
+def toggled_context() -> dict[str, Any]:
+    """Force the page's colours or direction, without changing the system's."""
+    chosen = toggles()
+    context: dict[str, Any] = {}
+    if "scheme" in chosen:
+        context["stylesheet_hrefs"] = [
+            url_for("preview.stylesheet", scheme=chosen["scheme"], filename=name)
+            for name in themes.stylesheets(current_app)
+        ]
+    if "dir" in chosen:
+        context["html_dir"] = chosen["dir"]
+    name = request.view_args.get("name") if request.view_args else None
+    shown = SCENARIOS.get(name) if isinstance(name, str) else None
+    if shown is not None and shown.store is not None:
+        context["store"] = shown.store
+    return context
+
+
+@bp.get("/style/<scheme>/<path:filename>")
+def stylesheet(scheme: str, filename: str) -> Response:
+    """Serve a stylesheet with its dark colours always on, or never."""
+    if scheme not in TOGGLES["scheme"][1:]:
+        raise NotFound()
+    css = themes.static_path(current_app, filename).read_text(encoding="utf-8")
+    forced = "all" if scheme == "dark" else "not all"
+    css = css.replace("(prefers-color-scheme: dark)", forced)
+    return Response(css, mimetype="text/css")
+
+
 @bp.get("")
 def gallery() -> str:
-    """List every scenario with links to its page in each language."""
+    """List every scenario, with one switcher each for language, colours, direction."""
     languages: Languages = current_app.extensions["languages"]
-    chosen = languages.match(request.args.get(LOCALE_PARAM))
+    matched = languages.match(request.args.get(LOCALE_PARAM))
+    chosen = {**toggles()}
+    if matched is not None:
+        chosen[LOCALE_PARAM] = Language.of(matched).tag
+
+    def link(endpoint: str, **changes: str) -> str:
+        """Link to ``endpoint`` keeping every choice made, but ``changes``."""
+        params = {k: v for k, v in {**chosen, **changes}.items() if v}
+        return url_for(endpoint, **params)
+
     # The gallery's own words are for designers and stay English.
     with force_locale("en"):
         return render_template(
             "preview.html",
             scenarios=SCENARIOS,
             languages=[Language.of(name) for name in languages.names],
-            chosen=chosen and Language.of(chosen).tag,
+            chosen=chosen,
+            link=link,
         )
 
 

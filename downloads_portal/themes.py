@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, Response, current_app, send_from_directory
+from flask import Flask, Response, current_app, send_from_directory, url_for
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
@@ -21,9 +21,10 @@ def theme_static(filename: str) -> Response:
     return send_from_directory(path.parent, path.name, max_age=max_age)
 
 
-def theme_context() -> dict[str, bool]:
-    """Tell templates whether the theme brings its own ``theme.css``."""
-    return {"theme_stylesheet": len(stylesheets(current_app)) > 1}
+def stylesheet_context() -> dict[str, list[str]]:
+    """Give templates the stylesheets to link: ours, and the theme's ``theme.css``."""
+    names = stylesheets(current_app)
+    return {"stylesheet_hrefs": [url_for("static", filename=n) for n in names]}
 
 
 def static_path(app: Flask, filename: str) -> Path:
@@ -48,6 +49,7 @@ def stylesheets(app: Flask) -> list[str]:
 
 def init_app(app: Flask) -> None:
     """Put the THEME_DIR folder in front of the built-in templates and files."""
+    app.context_processor(stylesheet_context)
     theme_dir = app.config.get("THEME_DIR")
     if not theme_dir:
         return
@@ -62,4 +64,3 @@ def init_app(app: Flask) -> None:
     app.extensions["theme_dir"] = str(root)
     app.extensions["theme_static"] = str(root / "static")
     app.view_functions["static"] = theme_static
-    app.context_processor(theme_context)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from markupsafe import escape
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app
@@ -40,7 +41,8 @@ def test_gallery_links_every_scenario(preview_client) -> None:
     assert response.status_code == 200
     for name, scenario in SCENARIOS.items():
         assert f'href="/preview/{name}"' in response.text
-        assert scenario.title in response.text
+        assert escape(scenario.title) in response.text
+        assert escape(scenario.description) in response.text
 
 
 def test_the_issue_s_scenarios_are_all_there() -> None:
@@ -65,12 +67,22 @@ def test_the_issue_s_scenarios_are_all_there() -> None:
 @pytest.mark.parametrize(
     "name", [n for n, s in SCENARIOS.items() if s.cached_age is None]
 )
-def test_scenario_is_the_customer_s_own_page(preview_client, name) -> None:
+def test_scenario_is_the_customer_s_own_page(preview_client, config, name) -> None:
     """A scenario renders exactly what /account/orders/<token> renders for it."""
     shown = preview_client.get(f"/preview/{name}")
+    store = SCENARIOS[name].store
+    if store is not None:
+        settings = {"STORE_NAME": store.name, "STORE_URL": store.url}
+        settings["SUPPORT_URL"] = store.support_url
+        preview_app = create_app({**config, "PREVIEW": True, **settings})
+        preview_client = preview_app.test_client()
     customer = preview_client.get(f"/account/orders/{name}")
     assert shown.status_code == customer.status_code == SCENARIOS[name].status
-    assert shown.data == customer.data
+    # "Try again" leads back to the page itself.
+    here = f'href="/preview/{name}"'.encode()
+    assert shown.data.replace(here, f'href="/account/orders/{name}"'.encode()) == (
+        customer.data
+    )
     assert shown.headers.get("Retry-After") == customer.headers.get("Retry-After")
 
 
@@ -115,8 +127,10 @@ def test_stale_copy_goes_through_the_order_store(preview_client) -> None:
         FixtureSource().fetch("stale")
     response = preview_client.get("/preview/stale")
     assert response.status_code == 200
-    assert "copy from 10 minutes ago" in " ".join(response.text.split())
-    assert "Download counts may be out of date" in response.text
+    words = " ".join(response.text.split())
+    assert "how it looked 10 minutes ago" in words
+    assert "Download counts may be a few minutes old" in words
+    assert 'href="/preview/stale">Try again</a>' in response.text
     assert "My new Book" in response.text
 
 
