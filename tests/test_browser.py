@@ -51,7 +51,13 @@ SHOT_MAX_HEIGHT = 3000
 #: Every page of the gallery, with the status it answers: the index, then the
 #: scenarios, then each scenario in Arabic (right to left), a few in other languages.
 PAGES = (
-    {"gallery": ("/preview", 200)}
+    {
+        "gallery": ("/preview", 200),
+        "landing": ("/", 200),
+        "gallery-dark-rtl": ("/preview?scheme=dark&dir=rtl", 200),
+        "example-forced-dark": ("/preview/example?scheme=dark", 200),
+        "store-forced-rtl": ("/preview/store?dir=rtl", 200),
+    }
     | {name: (f"/preview/{name}", s.status) for name, s in SCENARIOS.items()}
     | {
         f"{name}-ar": (f"/preview/{name}?locale=ar", s.status)
@@ -67,6 +73,9 @@ PAGES = (
             ("upgrade", "pt-BR"),
             ("not-found", "es"),
             ("used-up", "it"),
+            ("kinds", "fr"),
+            ("mixed-direction", "ja"),
+            ("store-down", "de"),
         ]
     }
 )
@@ -276,25 +285,121 @@ def test_example_theme(page_at, axe_source, shoot) -> None:
         page.emulate_media(color_scheme="light")
 
 
-def test_print_view(page_at, preview_url) -> None:
+def test_a_large_order_fits_a_phone(page_at, preview_url) -> None:
+    """60 products of 3 files: at most 12,000 px tall at 375 px, every file there."""
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/large")
+    looks = page.evaluate(
+        """(() => ({height: document.documentElement.scrollHeight,
+                   files: document.querySelectorAll(".asset").length,
+                   folded: document.querySelectorAll("details:not([open])").length,
+                   summaries: document.querySelectorAll("summary").length}))()"""
+    )
+    assert looks["height"] <= 12_000
+    assert looks["files"] == 180 and looks["folded"] == 57 and looks["summaries"] == 60
+    # A folded card opens from the keyboard, and its files can then be reached.
+    page.focus("details:not([open]) > summary")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "document.activeElement.closest('details').open"
+        " && document.activeElement.className"
+    )
+    assert focused == "button"
+
+
+#: For each card, the left edges of its bars and of its buttons or notes.
+COLUMNS = """[...document.querySelectorAll(".assets")].map(list => ({
+  bars: [...list.querySelectorAll(".counter")].map(e => Math.round(
+    e.getBoundingClientRect().left)),
+  actions: [...list.querySelectorAll(".asset-action")].map(e => Math.round(
+    e.getBoundingClientRect().left)),
+}))"""
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_rows_line_up(page_at, preview_url, locale) -> None:
+    """A used-up file's note does not push its bar out of line, in both directions."""
     page = page_at("desktop")
+    page.goto(f"{preview_url}/preview/used-up?locale={locale}")
+    for card in page.evaluate(COLUMNS):
+        assert len(set(card["bars"])) == 1 and len(set(card["actions"])) == 1
+
+
+#: How far each block's text sits from its start side: 0 when aligned to the start.
+START_GAPS = """(sel) => [...document.querySelectorAll(sel)].map(e => {
+  const range = document.createRange(); range.selectNodeContents(e);
+  const text = range.getBoundingClientRect(), box = e.getBoundingClientRect();
+  const rtl = getComputedStyle(e).direction === "rtl";
+  return Math.round(rtl ? box.right - text.right : text.left - box.left);
+})"""
+
+
+def test_mixed_direction_does_not_zig_zag(page_at, preview_url, shoot) -> None:
+    """Arabic page, English names: every line starts on the right."""
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/mixed-direction?locale=ar")
+    shoot(page, "mixed-direction-ar-zigzag-check")
+    selectors = ".eyebrow, h1, .card-title, .card-subtitle, .asset-name, .asset-meta"
+    gaps = page.evaluate(START_GAPS, selectors)
+    assert len(gaps) >= 8 and max(gaps) <= 1
+
+
+def test_used_up_bars_are_dimmer_in_dark_colours(page_at, preview_url) -> None:
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/used-up?scheme=dark")
+    # Chromium does not compute a bar's ::-webkit-progress-value for scripts: read
+    # the colours its rules name, resolved on the rows themselves.
+    fills = page.evaluate(
+        """[...document.querySelectorAll(".asset")].map(row => {
+              const used = row.classList.contains("is-unavailable");
+              const probe = document.createElement("i");
+              probe.style.color = used ? "var(--portal-spent)" : "var(--portal-brand)";
+              row.append(probe);
+              const colour = getComputedStyle(probe).color;
+              probe.remove();
+              return [used, colour];
+           })"""
+    )
+
+    def lightness(colour: str) -> float:
+        r, g, b = (int(x) for x in re.findall(r"\d+", colour)[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    spent = [lightness(c) for used, c in fills if used]
+    live = [lightness(c) for used, c in fills if not used]
+    assert spent and live and max(spent) < min(live)
+
+
+def test_forced_dark_colours(page_at, preview_url) -> None:
+    """?scheme=dark shows the dark colours while the system says light."""
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/example?scheme=dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     page.goto(preview_url + "/preview/example")
-    page.emulate_media(media="print")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark == "rgb(17, 20, 24)" and light == "rgb(245, 246, 248)"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_print_view(page_at, preview_url, scheme) -> None:
+    """Printed, the page is always light and has no buttons."""
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/store")
+    page.emulate_media(media="print", color_scheme=scheme)
     try:
         looks = page.evaluate(
-            "(() => { const b = getComputedStyle(document.querySelector('.button'));"
-            " return [getComputedStyle(document.body).backgroundColor,"
-            " b.backgroundColor, b.color,"
-            " getComputedStyle(document.querySelector('.skip-link')).display]; })()"
+            """(() => {
+              const style = s => getComputedStyle(document.querySelector(s));
+              return [style("body").backgroundColor, style("body").color,
+                      style(".card").backgroundColor,
+                      [...document.querySelectorAll(".button, .skip-link")]
+                        .filter(e => e.getClientRects().length).length];
+            })()"""
         )
     finally:
-        page.emulate_media(media="screen")
-    assert looks == [
-        "rgb(255, 255, 255)",
-        "rgba(0, 0, 0, 0)",
-        "rgb(0, 0, 0)",
-        "none",
-    ]
+        page.emulate_media(media="screen", color_scheme="light")
+    assert looks == ["rgb(255, 255, 255)", "rgb(0, 0, 0)", "rgb(255, 255, 255)", 0]
 
 
 def test_nu_html_checker(preview_url, tmp_path) -> None:
