@@ -10,6 +10,7 @@ from flask import Flask
 
 from . import (
     account,
+    downloads,
     errors,
     health,
     landing,
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(downloads.bp)
     proxy.init_app(app)
     if app.config["PREVIEW"]:
         app.register_blueprint(preview.bp)

@@ -378,6 +378,12 @@ class OrderStore:
         if seconds > 0:
             self.cache.set(key, entry, timeout=seconds)
 
+    def forget(self, token: str) -> None:
+        """Drop the order's shared and per-process copies: the next view fetches it."""
+        key = cache_key(token)
+        self.cache.delete(key)
+        self.local.drop(key)
+
     def remember(self, token: str, order: Order, fetched_at: float) -> None:
         """Keep ``order`` as if it had been fetched for ``token`` at ``fetched_at``."""
         entry = Entry(order, fetched_at)

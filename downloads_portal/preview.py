@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
-from . import account, fixtures, themes
+from . import account, downloads, fixtures, themes
 from .languages import LOCALE_PARAM, Language, Languages
 from .models import Order, parse_order
 from .orders import get_store
@@ -361,6 +361,14 @@ def gallery() -> str:
             chosen=chosen,
             link=link,
         )
+
+
+@bp.post("/<name>/download")
+def download(name: str) -> Response:
+    """Send the browser on to a scenario's file, as the customer's route does."""
+    if name not in SCENARIOS:
+        raise NotFound()
+    return downloads.send(name)
 
 
 @bp.get("/<name>")

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import Forbidden, NotFound
 
-from . import themes
+from . import downloads, themes
 from .account import order_page
 from .languages import path_prefix_locale
 from .security import Verbatim, safe_url, valid_token
@@ -217,15 +217,28 @@ def layout_context() -> dict[str, Any]:
 @bp.get("/orders/<token>", merge_slashes=False)
 def order(token: str) -> str:
     """Show the order inside the store, or ask the customer to log in first."""
-    proxied: ProxyRequest = g.proxy
     # Before the login page too, which would otherwise echo a malformed token.
     if not valid_token(token):
         raise NotFound()
+    return login_page(token) or order_page(token)
+
+
+def login_page(token: str) -> str | None:
+    """Ask the customer to log in first, when the store wants that and nobody is."""
+    proxied: ProxyRequest = g.proxy
     if current_app.config["PROXY_REQUIRE_LOGIN"] and not proxied.customer_id:
         return render_template(
             "proxy/login.html", login_url=login_url(proxied.path_prefix, token)
         )
-    return order_page(token)
+    return None
+
+
+@bp.post("/orders/<token>" + downloads.SUFFIX, merge_slashes=False)
+def download(token: str) -> Response | str:
+    """Send the customer on to a file; the form came through the store, signed."""
+    if not valid_token(token):
+        raise NotFound()
+    return login_page(token) or downloads.send(token)
 
 
 @bp.get("", strict_slashes=False, merge_slashes=False)

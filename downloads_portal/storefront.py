@@ -76,14 +76,18 @@ def current_store() -> Store:
     return store
 
 
-def this_page() -> str:
+def this_page(add: str = "", drop: str = "", keep_locale: bool = True) -> str:
     """The address of the page being answered, for "Try again": the store's own
-    path through the app proxy, else ours, with the chosen language kept."""
+    path through the app proxy, else ours, with the chosen language kept.
+
+    ``drop`` comes off the end of the path and ``add`` goes on: the order page's
+    Download form posts to ``this_page(add="/download", keep_locale=False)``.
+    """
     proxied = g.get("proxy")
-    path = request.path
+    path = request.path.removesuffix(drop) + add
     if proxied is not None:
         path = proxied.path_prefix + path.removeprefix("/proxy")
-    locale = request.args.get(LOCALE_PARAM, "")
+    locale = request.args.get(LOCALE_PARAM, "") if keep_locale else ""
     return path + (f"?{LOCALE_PARAM}={locale}" if LOCALE_RE.fullmatch(locale) else "")
 
 

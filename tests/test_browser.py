@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
+from werkzeug import Response
 from werkzeug.serving import make_server
 
 from downloads_portal import create_app
 from downloads_portal.preview import SCENARIOS
 
-from .conftest import SCREENSHOTS, SCREENSHOTS_TAKEN, require
+from .conftest import ORDERS_PATH, SCREENSHOTS, SCREENSHOTS_TAKEN, TOKEN, require
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -379,6 +380,42 @@ def test_forced_dark_colours(page_at, preview_url) -> None:
     page.goto(preview_url + "/preview/example")
     light = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert dark == "rgb(17, 20, 24)" and light == "rgb(245, 246, 248)"
+
+
+def test_download_counts_at_once(browser, httpserver, tmp_path) -> None:
+    """Chromium clicks Download, lands on the file, and Back shows the new count."""
+    from .test_downloads import CountingOrder
+
+    file_url = httpserver.url_for("/files/book.pdf")
+    order = CountingOrder(url=file_url)
+
+    def fetch_file(request: Any) -> Any:
+        order.downloaded += 1
+        return Response("stand-in file", content_type="text/plain")
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
+    httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    config = {
+        "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "PREVIEW": False,
+    }
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        with serving(config) as url:
+            page = context.new_page()
+            page.goto(f"{url}/account/orders/{TOKEN}")
+            words = page.inner_text("main")
+            assert "5 downloads left" in words and "5 of 10 downloaded" in words
+            assert file_url not in page.content()
+            page.get_by_role("button", name="Download book.pdf").click()
+            page.wait_for_url(file_url)
+            assert page.inner_text("body") == "stand-in file"
+            page.go_back()
+            words = page.inner_text("main")
+            assert "4 downloads left" in words and "6 of 10 downloaded" in words
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
