@@ -28,9 +28,11 @@ def send(token: str) -> Response:
     """Send the browser to the file the form names, or say why not."""
     if not valid_token(token):
         raise NotFound()
+    # Every page answering the form leads back to the order, "Try again" included.
+    g.page_path = request.path.removesuffix(SUFFIX)
     view = get_store().get(token)
     asset = view.order.find_asset(request.form.get(ASSET_FIELD, ""))
-    order_url = this_page(drop=SUFFIX)
+    order_url = this_page()
     if asset is None or asset.url is None:
         return render_error(404, page="no-such-file", order_url=order_url)
     if asset.limits.used_up:

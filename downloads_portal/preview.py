@@ -11,6 +11,7 @@ from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
 from . import account, downloads, fixtures, themes
+from .errors import render_error
 from .languages import LOCALE_PARAM, Language, Languages
 from .models import Order, parse_order
 from .orders import get_store
@@ -357,10 +358,61 @@ def gallery() -> str:
         return render_template(
             "preview.html",
             scenarios=SCENARIOS,
+            answers=ANSWERS,
             languages=[Language.of(name) for name in languages.names],
             chosen=chosen,
             link=link,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A page that answers a Download form rather than a look at the order."""
+
+    title: str
+    description: str
+    status: int
+
+
+#: The answers to a Download form that are pages, shown without posting one.
+ANSWERS = {
+    "limit-reached": Answer(
+        "A used-up file's Download, forged (403)",
+        "A form posted for a file with no download left: refused, never redirected.",
+        403,
+    ),
+    "no-such-file": Answer(
+        "A file the order no longer has (404)",
+        "A form posted for a file id the order does not list.",
+        404,
+    ),
+    "sending": Answer(
+        "Sending the browser on (app proxy)",
+        "Through the app proxy, a Download answers with this page: a refresh and a"
+        " link to the file (the refresh is left out here).",
+        200,
+    ),
+}
+
+
+@bp.get("/answer/<name>")
+def answer(name: str) -> Response:
+    """Show one of the answers to a Download form, for the example order."""
+    shown = ANSWERS.get(name)
+    if shown is None:
+        raise NotFound()
+    order_url = url_for("preview.scenario", name="example")
+    if name != "sending":
+        return render_error(shown.status, page=name, order_url=order_url)
+    # No refresh: a designer looking at this page should stay on it.
+    body = render_template(
+        "sending.html",
+        file_url="https://files.example.com/download/track-01.wav",
+        name="Track 01.wav",
+        order_url=order_url,
+        refresh=False,
+    )
+    return Response(body)
 
 
 @bp.post("/<name>/download")

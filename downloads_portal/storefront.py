@@ -76,15 +76,15 @@ def current_store() -> Store:
     return store
 
 
-def this_page(add: str = "", drop: str = "", keep_locale: bool = True) -> str:
+def this_page(add: str = "", keep_locale: bool = True) -> str:
     """The address of the page being answered, for "Try again": the store's own
     path through the app proxy, else ours, with the chosen language kept.
 
-    ``drop`` comes off the end of the path and ``add`` goes on: the order page's
-    Download form posts to ``this_page(add="/download", keep_locale=False)``.
+    A form's answer names the page the form was on (``g.page_path``). ``add`` goes
+    on the end: the Download forms post to ``this_page(add="/download", ...)``.
     """
     proxied = g.get("proxy")
-    path = request.path.removesuffix(drop) + add
+    path = g.get("page_path", request.path) + add
     if proxied is not None:
         path = proxied.path_prefix + path.removeprefix("/proxy")
     locale = request.args.get(LOCALE_PARAM, "") if keep_locale else ""

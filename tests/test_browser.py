@@ -23,7 +23,7 @@ from werkzeug import Response
 from werkzeug.serving import make_server
 
 from downloads_portal import create_app
-from downloads_portal.preview import SCENARIOS
+from downloads_portal.preview import ANSWERS, SCENARIOS
 
 from .conftest import ORDERS_PATH, SCREENSHOTS, SCREENSHOTS_TAKEN, TOKEN, require
 
@@ -59,6 +59,11 @@ PAGES = (
         "example-forced-dark": ("/preview/example?scheme=dark", 200),
         "store-forced-rtl": ("/preview/store?dir=rtl", 200),
     }
+    | {f"answer-{n}": (f"/preview/answer/{n}", a.status) for n, a in ANSWERS.items()}
+    | {
+        f"answer-{n}-ar": (f"/preview/answer/{n}?locale=ar", a.status)
+        for n, a in ANSWERS.items()
+    }
     | {name: (f"/preview/{name}", s.status) for name, s in SCENARIOS.items()}
     | {
         f"{name}-ar": (f"/preview/{name}?locale=ar", s.status)
@@ -90,7 +95,8 @@ RUN_AXE = """async (tags) => {
 }"""
 
 #: Interactive elements that are not links inside a sentence, with their size.
-TARGETS = """() => [...document.querySelectorAll("a[href], button, summary, input")]
+TARGETS = """() => [...document.querySelectorAll(
+    "a[href], button, summary, input:not([type=hidden])")]
   .filter(el => getComputedStyle(el).display !== "inline")
   .map(el => {
     const box = el.getBoundingClientRect();
@@ -439,11 +445,21 @@ def test_print_view(page_at, preview_url, scheme) -> None:
     assert looks == ["rgb(255, 255, 255)", "rgb(0, 0, 0)", "rgb(255, 255, 255)", 0]
 
 
+#: Every scenario and answer in every language, for the Nu checker (HTML only).
+EVERY_LANGUAGE = {
+    f"{name}-every-{tag}": (f"{path}?locale={tag}", status)
+    for tag in ["de", "fr", "es", "it", "nl", "pt-BR", "ja"]
+    for name, (path, status) in PAGES.items()
+    if path.startswith("/preview/") and "?" not in path
+}
+
+
 def test_nu_html_checker(preview_url, tmp_path) -> None:
-    """Run the W3C Nu HTML checker once over every page's HTML."""
+    """Run the W3C Nu HTML checker once over every page's HTML, in every language."""
     require(shutil.which("java") is not None, "java is not installed")
     require(VNU.is_file(), "vnu-jar is not installed: run npm ci")
-    for name, (path, status) in PAGES.items():
+    pages = PAGES | EVERY_LANGUAGE
+    for name, (path, status) in pages.items():
         with requests.get(preview_url + path, timeout=10) as response:
             assert response.status_code == status
             (tmp_path / f"{name}.html").write_bytes(response.content)
@@ -455,6 +471,6 @@ def test_nu_html_checker(preview_url, tmp_path) -> None:
         timeout=300,
     )
     messages = json.loads(result.stdout)["messages"]
-    assert len(files) == len(PAGES)
+    assert len(files) == len(pages)
     errors = [m for m in messages if m.get("type") in {"error", "non-document-error"}]
     assert errors == []

@@ -188,3 +188,10 @@ def test_proxy_sending_page_is_inert(proxy_client, serve) -> None:
     rendered, _ = render_liquid(response.text)
     assert "LEAKED" not in rendered
     assert f'href="{hostile}"' in unescape(rendered)
+
+
+def test_try_again_after_a_failed_download_goes_to_the_order(client, serve) -> None:
+    serve(status=503)
+    response = post(client, "asset-book.pdf", query="locale=de")
+    assert response.status_code == 503
+    assert f'href="{URL}?locale=de">Erneut versuchen' in response.text

@@ -244,3 +244,14 @@ def test_preview_command_prints_the_address_and_serves(tmp_path) -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.mark.parametrize("name", ["limit-reached", "no-such-file", "sending"])
+def test_answers_to_a_download_are_in_the_gallery(preview_client, name) -> None:
+    from downloads_portal.preview import ANSWERS
+
+    assert f'href="/preview/answer/{name}"' in preview_client.get("/preview").text
+    response = preview_client.get(f"/preview/answer/{name}?locale=de")
+    assert response.status_code == ANSWERS[name].status
+    assert 'href="/preview/example">Zurück zu Ihren Downloads' in response.text
+    assert "http-equiv" not in response.text
