@@ -19,13 +19,15 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
-from werkzeug import Response
+from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
 from downloads_portal import create_app
 from downloads_portal.preview import ANSWERS, SCENARIOS
 
 from .conftest import ORDERS_PATH, SCREENSHOTS, SCREENSHOTS_TAKEN, TOKEN, require
+from .test_proxy import PREFIX as PROXY_PREFIX
+from .test_proxy import SECRET, render_liquid, signed
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -422,6 +424,80 @@ def test_download_counts_at_once(browser, httpserver, tmp_path) -> None:
             assert "4 downloads left" in words and "6 of 10 downloaded" in words
     finally:
         context.close()
+
+
+class ShopifyStandIn:
+    """The store's domain: signs and forwards its app proxy path to ours, and runs
+    the Liquid answer as a theme would (a fragment goes inside a page of its own).
+    Any other answer, a redirect included, passes on to the browser as it is."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.client = create_app(config).test_client()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        request = Request(environ)
+        path = "/proxy" + request.path.removeprefix(PROXY_PREFIX)
+        answer = self.client.open(
+            f"{path}?{signed()}", method=request.method, data=request.form.to_dict()
+        )
+        if answer.mimetype != "application/liquid":
+            return answer(environ, start_response)
+        rendered, layouts = render_liquid(answer.get_data(as_text=True))
+        if not layouts:
+            rendered = (
+                '<!doctype html><meta charset="utf-8"><title>Store</title>'
+                f"<body>{rendered}</body>"
+            )
+        page = Response(rendered, answer.status_code, content_type="text/html")
+        # Shopify passes our headers on (Cache-Control: no-store among them).
+        for key in ("Cache-Control", "Referrer-Policy", "Vary"):
+            page.headers[key] = answer.headers[key]
+        return page(environ, start_response)
+
+
+def test_download_through_the_app_proxy(browser, httpserver, tmp_path) -> None:
+    """Through a stand-in Shopify: the store's form, our page that sends the browser
+    on, the file, and Back to the new count."""
+    from .test_downloads import CountingOrder
+
+    file_url = httpserver.url_for("/files/book.pdf")
+    order = CountingOrder(url=file_url)
+
+    def fetch_file(request: Any) -> Any:
+        order.downloaded += 1
+        return Response("stand-in file", content_type="text/plain")
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
+    httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    store = ShopifyStandIn(
+        {
+            "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "SHOPIFY_API_SECRET": SECRET,
+        }
+    )
+    server = make_server("127.0.0.1", 0, store, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        page = context.new_page()
+        order_url = f"http://127.0.0.1:{server.port}{PROXY_PREFIX}/orders/{TOKEN}"
+        page.goto(order_url)
+        assert "5 downloads left" in page.inner_text("#downloads-portal")
+        assert file_url not in page.content()
+        page.get_by_role("button", name="Download book.pdf").click()
+        page.wait_for_url(file_url)
+        assert page.inner_text("body") == "stand-in file"
+        page.go_back()
+        page.wait_for_url(order_url)
+        words = page.inner_text("#downloads-portal")
+        assert "4 downloads left" in words and "6 of 10 downloaded" in words
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
