@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response as BaseResponse
 
 from .errors import render_error
-from .orders import get_store
 from .security import valid_token
+from .store import get_store
 from .storefront import this_page
 
 bp = Blueprint("downloads", __name__, url_prefix="/account/orders")
@@ -24,7 +25,7 @@ SUFFIX = "/download"
 ASSET_FIELD = "asset"
 
 
-def send(token: str) -> Response:
+def send(token: str) -> BaseResponse:
     """Send the browser to the file the form names, or say why not."""
     if not valid_token(token):
         raise NotFound()
@@ -53,6 +54,6 @@ def send(token: str) -> Response:
 
 # No slash merging: its redirect would carry the token to another URL and log line.
 @bp.post("/<token>" + SUFFIX, merge_slashes=False)
-def download(token: str) -> Response:
+def download(token: str) -> BaseResponse:
     """Send the customer on to one of the order's files."""
     return send(token)

@@ -9,288 +9,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response as BaseResponse
 
-from . import account, downloads, fixtures, themes
+from . import account, downloads, themes
 from .errors import render_error
+from .fixtures.scenarios import SCENARIOS
 from .languages import LOCALE_PARAM, Language, Languages
-from .models import Order, parse_order
-from .orders import get_store
-from .storefront import Store
-from .upstream import (
-    OrderNotFound,
-    UpgradeRequired,
-    UpstreamError,
-    UpstreamInvalid,
-    UpstreamUnavailable,
-)
+from .store import get_store
 
 bp = Blueprint("preview", __name__, url_prefix="/preview")
-
-#: How old the stale scenario's cached copy is, in seconds.
-STALE_AGE = 10 * 60
-
-DEMO_STORE = Store(
-    "Northwind Sounds",
-    "https://northwind-sounds.example/",
-    "mailto:help@northwind-sounds.example",
-)
-
-LONG_FILENAME = "Extended_Director's_Cut_" + "Remastered" * 12 + "_FINAL_v2.mp4"
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """One state of the page: the upstream's body or failure, and any cached copy."""
-
-    title: str
-    description: str
-    body: dict[str, Any] | None = None
-    error: type[UpstreamError] | None = None
-    cached_age: float | None = None
-    #: The store's settings this scenario shows, as if STORE_NAME and the rest were set.
-    store: Store | None = None
-
-    @property
-    def status(self) -> int:
-        """The status the customer's page answers with."""
-        if self.error is None or self.cached_age is not None:
-            return 200
-        return self.error.status
-
-    def order(self) -> Order:
-        """Parse the scenario's body as the real client would."""
-        return parse_order(self.body)
-
-
-SCENARIOS: dict[str, Scenario] = {
-    "example": Scenario(
-        "The documented example",
-        "The order from Fileflare's API documentation: a book and a bonus file.",
-        fixtures.EXAMPLE_ORDER,
-    ),
-    "unlimited": Scenario(
-        "Unlimited downloads",
-        "Files with no download limit: no bar, just the button.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Lo-fi drum kit",
-                    [
-                        fixtures.asset("Drums.zip", limit=None, size="120MB"),
-                        fixtures.asset("Read me.pdf", limit=None, size="200KB"),
-                    ],
-                )
-            ]
-        ),
-    ),
-    "used-up": Scenario(
-        "A file used up",
-        "One file has reached its limit and offers no link; the other is live.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Synth presets",
-                    [
-                        fixtures.asset("Presets vol. 1.zip", downloaded=3, limit=3),
-                        fixtures.asset("Presets vol. 2.zip", downloaded=1, limit=3),
-                    ],
-                    variant="Serum edition",
-                )
-            ]
-        ),
-    ),
-    "one-left": Scenario(
-        "One download left",
-        "A file the customer may download once more.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Field recordings",
-                    [fixtures.asset("Rain in Lisbon.wav", downloaded=4, limit=5)],
-                )
-            ]
-        ),
-    ),
-    "over-limit": Scenario(
-        "A counter over its limit",
-        "Fileflare counted 12 downloads of 10: the bar is clamped.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Photo presets",
-                    [fixtures.asset("Presets.zip", downloaded=12, limit=10)],
-                )
-            ]
-        ),
-    ),
-    "large": Scenario(
-        "A large order",
-        "60 line items with 3 files each: a summary on top, the cards folded up"
-        " after the first three.",
-        fixtures.large_order(60),
-    ),
-    "long-names": Scenario(
-        "Long names and non-Latin text",
-        "Chinese, Japanese, Arabic, emoji and a filename with no place to break.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "数字音乐合集：春夏秋冬四季完整版（高解析度无损音频）",
-                    [
-                        fixtures.asset("春の歌 — ハイレゾ版.flac", size="1.2GB"),
-                        fixtures.asset(LONG_FILENAME, downloaded=2, limit=3),
-                    ],
-                    variant="ハイレゾ / 24-bit 96kHz",
-                ),
-                fixtures.line(
-                    "كتاب الطبخ العربي الكامل",
-                    [fixtures.asset("الفصل الأول.pdf", limit=None, size="3MB")],
-                    variant="الطبعة الثانية",
-                ),
-                fixtures.line(
-                    "🎧 Emoji sound pack 🎶✨",
-                    [fixtures.asset("👍 thumbs-up.wav", downloaded=1, limit=2)],
-                ),
-            ],
-            title="ご注文のダウンロード · Your downloads · تنزيلاتك",
-        ),
-    ),
-    "kinds": Scenario(
-        "Kinds and sizes",
-        "Each file's kind from its name or address, sizes the language's way, and"
-        " a size that does not parse, shown as given.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Everything pack",
-                    [
-                        fixtures.asset("Guide.pdf", size="2.5MB", limit=None),
-                        fixtures.asset("Stems.zip", size="1.2 GB", downloaded=1),
-                        fixtures.asset("Intro.mp3", size="512KB", downloaded=2),
-                        fixtures.asset("Lesson 1.mov", size="700 MB", limit=None),
-                        fixtures.asset("Cover.png", size="about 3 pages", limit=None),
-                        fixtures.asset(
-                            "Members area",
-                            url="https://example.com/members",
-                            size="",
-                            is_file=False,
-                            limit=None,
-                        ),
-                    ],
-                )
-            ]
-        ),
-    ),
-    "mixed-direction": Scenario(
-        "English names on an Arabic page",
-        "Open it in Arabic: names and sizes read in their own direction, rows stay"
-        " aligned to the page's.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Piano Sessions Vol. 2 (24-bit)",
-                    [
-                        fixtures.asset("01 - Opening (Live).wav", downloaded=2),
-                        fixtures.asset("Sheet music.pdf", downloaded=5, limit=5),
-                    ],
-                    variant="Deluxe / WAV",
-                ),
-                fixtures.line(
-                    "دروس البيانو للمبتدئين",
-                    [fixtures.asset("Lesson 1 - الدرس الأول.mp4", limit=None)],
-                ),
-            ],
-            title="Your downloads from Piano House",
-        ),
-    ),
-    "store": Scenario(
-        "The store's name and links",
-        "STORE_NAME, STORE_URL and SUPPORT_URL set: the name in the header, and"
-        " links back to the store and to its help.",
-        fixtures.EXAMPLE_ORDER,
-        store=DEMO_STORE,
-    ),
-    "store-down": Scenario(
-        "Fileflare is down, with the store's links (503)",
-        'The unavailable page with "Try again" and the store\'s two links.',
-        error=UpstreamUnavailable,
-        store=DEMO_STORE,
-    ),
-    "no-files": Scenario(
-        "An order with no files",
-        "A physical item only: the page says so kindly.",
-        fixtures.order(lines=[fixtures.line("Hard back edition", [])]),
-    ),
-    "no-link": Scenario(
-        "A file without a usable link",
-        "The merchant's URL is not http(s), so it never becomes a link.",
-        fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Bonus material",
-                    [fixtures.asset("Bonus.zip", url="javascript:alert(1)")],
-                )
-            ]
-        ),
-    ),
-    "merchant-html": Scenario(
-        "A merchant message with HTML",
-        "Paragraphs, emphasis, lists and links kept; scripts and handlers dropped.",
-        fixtures.order(
-            text=(
-                "<p>Thank you for your order! <strong>Downloads expire</strong>"
-                " after <em>30 days</em>.</p><ul><li>Unzip before use</li>"
-                "<li>Questions? <a href='https://example.com/help' onclick='x()'>"
-                "Visit our help centre</a></li></ul>"
-                "<script>alert('no')</script><img src=x onerror=alert(1)>"
-            ),
-            title="Thanks for shopping with us",
-        ),
-    ),
-    "upgrade": Scenario(
-        "The upgrade page (402)",
-        "The store's Fileflare plan lacks customer-account download links.",
-        error=UpgradeRequired,
-    ),
-    "not-found": Scenario(
-        "Order not found (404)",
-        "The token matches no order, or not yet: an order placed a minute ago.",
-        error=OrderNotFound,
-    ),
-    "upstream-down": Scenario(
-        "Fileflare is down (503)",
-        "No answer from the download server and no copy to fall back on.",
-        error=UpstreamUnavailable,
-    ),
-    "upstream-invalid": Scenario(
-        "A broken answer (502)",
-        "Fileflare answered with something that is not an order.",
-        error=UpstreamInvalid,
-    ),
-    "stale": Scenario(
-        "A stale copy",
-        "Fileflare is down, so the store serves the copy it fetched 10 minutes ago.",
-        fixtures.EXAMPLE_ORDER,
-        error=UpstreamUnavailable,
-        cached_age=STALE_AGE,
-    ),
-}
-
-
-class FixtureSource:
-    """An upstream made of the scenarios: each token is a scenario's name."""
-
-    def __init__(self, scenarios: dict[str, Scenario] = SCENARIOS) -> None:
-        self.scenarios = scenarios
-
-    def fetch(self, token: str) -> Order:
-        """Return the scenario's order, or raise its failure, as Fileflare would."""
-        scenario = self.scenarios.get(token)
-        if scenario is None:
-            raise OrderNotFound()
-        if scenario.error is not None:
-            raise scenario.error()
-        return scenario.order()
 
 
 #: The preview-only toggles, each with its choices; the first is "as the system says".
@@ -350,7 +77,7 @@ def gallery() -> str:
 
     def link(endpoint: str, **changes: str) -> str:
         """Link to ``endpoint`` keeping every choice made, but ``changes``."""
-        params = {k: v for k, v in {**chosen, **changes}.items() if v}
+        params: dict[str, Any] = {k: v for k, v in {**chosen, **changes}.items() if v}
         return url_for(endpoint, **params)
 
     # The gallery's own words are for designers and stay English.
@@ -416,7 +143,7 @@ def answer(name: str) -> Response:
 
 
 @bp.post("/<name>/download")
-def download(name: str) -> Response:
+def download(name: str) -> BaseResponse:
     """Send the browser on to a scenario's file, as the customer's route does."""
     if name not in SCENARIOS:
         raise NotFound()

@@ -84,7 +84,7 @@ def this_page(add: str = "", keep_locale: bool = True) -> str:
     on the end: the Download forms post to ``this_page(add="/download", ...)``.
     """
     proxied = g.get("proxy")
-    path = g.get("page_path", request.path) + add
+    path: str = g.get("page_path", request.path) + add
     if proxied is not None:
         path = proxied.path_prefix + path.removeprefix("/proxy")
     locale = request.args.get(LOCALE_PARAM, "") if keep_locale else ""

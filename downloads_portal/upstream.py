@@ -101,7 +101,8 @@ class FileflareClient:
             backoff_factor=0.1,
             backoff_max=0.5,
             # Pauses stay small beside the timeouts: the answer is due within ~3x.
-            retry_after_max=min(1.0, self.timeout / 4),
+            # urllib3 annotates an int but only compares it: a fraction works.
+            retry_after_max=min(1.0, self.timeout / 4),  # type: ignore[arg-type]
             raise_on_status=False,
             raise_on_redirect=False,
         )

@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 from babel.units import format_unit
 from flask import Flask
 from flask_babel import get_locale, gettext, lazy_gettext
-from flask_babel.speaklater import LazyString
 
 from .models import Asset
 
 #: Kinds named by what they hold; any other short extension is shown as it is ("PDF").
-KINDS: dict[str, LazyString] = {}
+KINDS: dict[str, object] = {}
 _GROUPS = {
     lazy_gettext("Audio"): "mp3 wav flac aif aiff m4a aac ogg opus alac",
     lazy_gettext("Video"): "mp4 mov m4v mkv webm avi",
@@ -48,8 +47,8 @@ def file_kind(asset: Asset) -> str:
             extension = found[1].lower()
             return str(KINDS.get(extension, extension.upper()))
     if asset.is_link and not asset.is_file:
-        return gettext("Link")
-    return gettext("File")
+        return str(gettext("Link"))
+    return str(gettext("File"))
 
 
 def file_size(size: str) -> str:

@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import re
 from html import unescape
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from downloads_portal import create_app, fixtures
 
-from .conftest import ORDERS_PATH, TOKEN, upstream_calls
-from .test_proxy import SECRET, render_liquid, signed
+from .conftest import (
+    FILE,
+    LINK,
+    ORDERS_PATH,
+    SECRET,
+    TOKEN,
+    CountingOrder,
+    render_liquid,
+    signed,
+    upstream_calls,
+)
 
 URL = f"/account/orders/{TOKEN}"
-FILE = "https://files.example.com/download/book.pdf"
-LINK = "https://www.example.com/members"
-
-
-class CountingOrder:
-    """A stand-in order whose first file counts a download each time it is fetched."""
-
-    def __init__(self, downloaded: int = 5, limit: int = 10, url: str = FILE) -> None:
-        self.downloaded = downloaded
-        self.limit = limit
-        self.url = url
-
-    def body(self) -> dict[str, Any]:
-        return fixtures.order(
-            lines=[
-                fixtures.line(
-                    "Book",
-                    [
-                        fixtures.asset(
-                            "book.pdf", self.downloaded, self.limit, url=self.url
-                        ),
-                        fixtures.asset("spent.zip", 3, 3, url=FILE + "?spent"),
-                        fixtures.asset("bad.zip", url="javascript:alert(1)"),
-                        fixtures.asset("Members", url=LINK, is_file=False),
-                    ],
-                )
-            ]
-        )
-
-    def __call__(self, request: Request) -> Response:
-        return Response(json.dumps(self.body()), content_type="application/json")
 
 
 @pytest.fixture

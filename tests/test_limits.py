@@ -10,7 +10,7 @@ from flask import Blueprint, Flask
 from downloads_portal import create_app, fixtures
 from downloads_portal.limits import client_address
 
-from .conftest import TOKEN, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
 
@@ -24,9 +24,7 @@ def limited(config, serve, httpserver):
     """The app with a limit of 5 not-found lookups a minute; unknown tokens 404."""
     config["NOT_FOUND_RATE_LIMIT"] = "5 per minute"
     serve(fixtures.EXAMPLE_ORDER)
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     return config
 
 
@@ -69,9 +67,7 @@ def test_malformed_tokens_count_as_guesses(limited, httpserver) -> None:
 
 def test_instances_share_the_count_in_redis(redis_config, serve, httpserver) -> None:
     redis_config["NOT_FOUND_RATE_LIMIT"] = "5 per minute"
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     first, second = create_app(redis_config), create_app(redis_config)
     for _ in range(3):
         assert first.test_client().get(guess()).status_code == 404

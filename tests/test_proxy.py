@@ -7,7 +7,6 @@ import hmac
 import json
 import logging
 import re
-import shutil
 import subprocess
 import time
 from html import unescape
@@ -17,52 +16,23 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
-from liquid import Environment, Node, Tag
-from liquid.token import TOKEN_TAG
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures, proxy
 
-from .conftest import TOKEN, require, upstream_calls
+from .conftest import (
+    PREFIX,
+    SECRET,
+    TOKEN,
+    render_liquid,
+    require_command,
+    shopify_params,
+    signature,
+    signed,
+    upstream_calls,
+)
 
-SECRET = "shpss_0123456789abcdef"
 URL = f"/proxy/orders/{TOKEN}"
-PREFIX = "/apps/downloads"
-
-
-def signature(pairs: list[tuple[str, str]], secret: str = SECRET) -> str:
-    """Sign as Shopify documents it, written out here rather than imported."""
-    joined: dict[str, list[str]] = {}
-    for key, value in pairs:
-        if key != "signature":
-            joined.setdefault(key, []).append(value)
-    strings = [key + "=" + ",".join(values) for key, values in joined.items()]
-    message = "".join(sorted(strings))
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-
-
-def shopify_params(**overrides: str) -> list[tuple[str, str]]:
-    """Return the parameters Shopify adds, signed a moment ago."""
-    params = {
-        "shop": "my-store.myshopify.com",
-        "logged_in_customer_id": "123",
-        "path_prefix": PREFIX,
-        "timestamp": str(int(time.time())),
-        **overrides,
-    }
-    return list(params.items())
-
-
-def signed(
-    pairs: list[tuple[str, str]] | None = None,
-    secret: str = SECRET,
-    at: int | None = None,
-) -> str:
-    """Return a query string with the signature inserted at index ``at`` (else last)."""
-    pairs = shopify_params() if pairs is None else pairs
-    sig = ("signature", signature(pairs, secret))
-    position = len(pairs) if at is None else at
-    return urlencode([*pairs[:position], sig, *pairs[position:]])
 
 
 @pytest.fixture
@@ -344,36 +314,6 @@ def hostile_order() -> dict[str, Any]:
     return body
 
 
-class LayoutTag(Tag):
-    """Shopify's ``layout`` tag, which python-liquid lacks; it records the name."""
-
-    name = "layout"
-    block = False
-
-    def parse(self, stream):  # type: ignore[no-untyped-def]
-        token = stream.eat(TOKEN_TAG)
-        return LayoutNode(token, stream.into_inner(tag=token, eat=False).current.value)
-
-
-class LayoutNode(Node):
-    def __init__(self, token, name: str) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(token)
-        self.name = name
-
-    def render_to_output(self, context, buffer) -> int:  # type: ignore[no-untyped-def]
-        context.globals["layouts"].append(self.name)
-        return 0
-
-
-def render_liquid(body: str) -> tuple[str, list[str]]:
-    """Render ``body`` as a store would, with theme objects in reach."""
-    env = Environment()
-    env.tags["layout"] = LayoutTag(env)
-    layouts: list[str] = []
-    shop = {"name": "THEME OBJECT LEAKED"}
-    return env.from_string(body).render(shop=shop, layouts=layouts), layouts
-
-
 def without_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.S)
 
@@ -462,8 +402,7 @@ body { background: rgb(253, 246, 227); font-family: Georgia, serif; }
 
 def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
     """In a real browser, the inlined styles dress the fragment and nothing else."""
-    chromium = shutil.which("chromium")
-    require(chromium is not None, "chromium is not installed")
+    chromium = require_command("chromium", "chromium")
     body, _ = render_liquid(client.get(f"{URL}?{signed()}").text)
     page = tmp_path / "store.html"
     page.write_text(THEME.replace("FRAGMENT", body), encoding="utf-8")
@@ -638,3 +577,23 @@ def test_the_signature_is_checked_before_the_limit(config, serve) -> None:
     assert "X-Frame-Options" not in limited.headers
     # A forged request naming the same shopper is refused as forged, not counted.
     assert client.get(URL, headers=shopper).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/proxy/a//b", 404),
+        ("GET", "/proxy/", 404),
+        ("GET", f"/proxy/orders/{TOKEN}/", 404),
+        ("POST", "/proxy", 405),
+        ("DELETE", "/proxy/nope", 405),
+    ],
+)
+def test_every_url_under_the_proxy_is_signed_and_liquid(
+    client, httpserver, method, path, status
+) -> None:
+    assert client.open(path, method=method).status_code == 403
+    response = client.open(f"{path}?{signed()}", method=method)
+    assert response.status_code == status
+    assert response.mimetype == "application/liquid"
+    assert upstream_calls(httpserver) == 0

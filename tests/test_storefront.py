@@ -11,8 +11,7 @@ import time_machine
 
 from downloads_portal import create_app, fixtures
 
-from .conftest import TOKEN, upstream_calls
-from .test_proxy import SECRET, signed
+from .conftest import SECRET, TOKEN, signed, text_of, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
 STORE = {
@@ -20,10 +19,6 @@ STORE = {
     "STORE_URL": "https://northwind.example/",
     "SUPPORT_URL": "mailto:help@northwind.example",
 }
-
-
-def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def links(html: str) -> dict[str, str]:
