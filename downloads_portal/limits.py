@@ -12,7 +12,7 @@ from .errors import render_error
 from .store.backend import redis_options
 
 #: Blueprints whose routes look orders up, and share one count per client.
-ORDER_BLUEPRINTS = ("account", "proxy")
+ORDER_BLUEPRINTS = ("account", "downloads", "proxy")
 
 
 def client_address() -> str:

@@ -123,6 +123,22 @@ class Order:
         """Whether the order has any file at all."""
         return bool(self.assets) or any(line.assets for line in self.lines)
 
+    @property
+    def all_assets(self) -> tuple[Asset, ...]:
+        """Every file of the order: the line items' first, then the order's own."""
+        return tuple(a for line in self.lines for a in line.assets) + self.assets
+
+    @property
+    def used_up_count(self) -> int:
+        """How many files have no download left."""
+        return sum(1 for a in self.all_assets if a.limits.used_up)
+
+    def find_asset(self, asset_id: str) -> Asset | None:
+        """Return the file with id ``asset_id``, if the order has one."""
+        if not asset_id:
+            return None
+        return next((a for a in self.all_assets if a.id == asset_id), None)
+
 
 def parse_order(payload: Any) -> Order:
     """Build an Order from the decoded JSON body, or raise InvalidOrder."""

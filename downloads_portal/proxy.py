@@ -16,8 +16,9 @@ from urllib.parse import parse_qsl, quote
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response as BaseResponse
 
-from . import themes
+from . import downloads, themes
 from .account import order_page
 from .languages import path_prefix_locale
 from .security import valid_token
@@ -226,15 +227,28 @@ def layout_context() -> dict[str, Any]:
 @bp.get("/orders/<token>", merge_slashes=False)
 def order(token: str) -> str:
     """Show the order inside the store, or ask the customer to log in first."""
-    proxied: ProxyRequest = g.proxy
     # Before the login page too, which would otherwise echo a malformed token.
     if not valid_token(token):
         raise NotFound()
+    return login_page(token) or order_page(token)
+
+
+def login_page(token: str) -> str | None:
+    """Ask the customer to log in first, when the store wants that and nobody is."""
+    proxied: ProxyRequest = g.proxy
     if current_app.config["PROXY_REQUIRE_LOGIN"] and not proxied.customer_id:
         return render_template(
             "proxy/login.html", login_url=login_url(proxied.path_prefix, token)
         )
-    return order_page(token)
+    return None
+
+
+@bp.post("/orders/<token>" + downloads.SUFFIX, merge_slashes=False)
+def download(token: str) -> BaseResponse | str:
+    """Send the customer on to a file; the form came through the store, signed."""
+    if not valid_token(token):
+        raise NotFound()
+    return login_page(token) or downloads.send(token)
 
 
 @bp.route("", methods=METHODS, strict_slashes=False, merge_slashes=False)
