@@ -5,8 +5,24 @@ from __future__ import annotations
 from flask import Flask, current_app, render_template
 from flask_babel import get_locale
 
+from .fields import MAX_FILES, MAX_TEXT
 from .recent import Recent
 from .store import OrderView
+
+#: The most characters a file adds to its page beyond its strings: its row and a
+#: card of its own, with counts near a billion, in the wordiest language (measured:
+#: 1 062, in French, through the app proxy).
+FILE_MARKUP = 1_200
+
+#: The page around the files, the app proxy's inline stylesheet included (measured:
+#: 9 900 with the default theme; the store's links and a theme's own stylesheet
+#: add their length).
+PAGE_FRAME = 30_000
+
+#: The longest page an order that parses makes, in characters (4.83 million): the
+#: page prints each of the order's strings at most twice, a character as at most 6
+#: (``{`` is ``&#123;``), and ``FILE_MARKUP`` a file around them.
+MAX_PAGE_CHARS = 2 * 6 * MAX_TEXT + MAX_FILES * FILE_MARKUP + PAGE_FRAME
 
 #: A rendered page's identity: the copy of the order (cache key and fetch time)
 #: and the variant of the page.

@@ -7,13 +7,15 @@ from typing import Any
 import pytest
 
 from downloads_portal import create_app, fixtures
-from downloads_portal.fields import MAX_FILES
-from downloads_portal.pages import render_order
+from downloads_portal.fields import MAX_COUNT, MAX_FILES, MAX_TEXT
+from downloads_portal.models import InvalidOrder, parse_order
+from downloads_portal.pages import MAX_PAGE_CHARS, render_order
 from downloads_portal.recent import Recent
 from downloads_portal.store import get_store
 
 from .conftest import (
     ORDERS_PATH,
+    ROOT,
     SECRET,
     TOKEN,
     counted,
@@ -158,3 +160,51 @@ def test_preview_pages_are_not_kept(preview_client) -> None:
         assert "5 of 10 downloaded" in preview_client.get(path).text
     assert rendered == ["order.html"] * 4
     assert len(app.extensions["order_pages"]) == 0
+
+
+#: Every language the page speaks, as a browser asks for it.
+LANGUAGES = [
+    "en",
+    *sorted(
+        path.name.replace("_", "-")
+        for path in (ROOT / "downloads_portal" / "translations").iterdir()
+        if path.is_dir()
+    ),
+]
+
+
+def worst_order(braces: int = MAX_TEXT // MAX_FILES - len("0") - len("1B")) -> Any:
+    """Return the longest page's order: every file on a line item (a card) of its
+    own, counts near a billion, and its text all in names of ``braces`` braces."""
+    lines = []
+    for n in range(MAX_FILES):
+        asset = fixtures.asset("{" * braces, MAX_COUNT - 2, MAX_COUNT, size="1B")
+        asset["data"]["id"] = str(n % 10)
+        lines.append(fixtures.line(name="", variant=None, assets=[asset]))
+    body = fixtures.order(lines=lines)
+    body["order"]["order_number"] = None
+    return body
+
+
+def test_the_longest_order_is_at_the_limits() -> None:
+    order = parse_order(worst_order())
+    assert len(order.lines) == len(order.all_assets) == MAX_FILES
+    one_more = worst_order()
+    one_more["order"]["lines"][0]["assets"][0]["data"]["filename"] += "{"
+    with pytest.raises(InvalidOrder, match="characters of text"):
+        parse_order(one_more)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_longest_order_is_within_the_page_bound(config, serve, language) -> None:
+    braces = MAX_TEXT // MAX_FILES - len("0") - len("1B")
+    serve(worst_order(braces))
+    client = create_app({**config, "SHOPIFY_API_SECRET": SECRET}).test_client()
+    asked = {"Accept-Language": language}
+    html = client.get(f"/account/orders/{TOKEN}", headers=asked)
+    liquid = client.get(f"/proxy/orders/{TOKEN}?{signed()}", headers=asked)
+    for page in (html, liquid):
+        assert page.status_code == 200
+        assert f'lang="{language}"' in page.text
+        assert page.text.count("&#123;" * braces) == 2 * MAX_FILES
+        assert len(page.text) <= MAX_PAGE_CHARS
