@@ -26,9 +26,9 @@ MAX_FILES = 2000
 #: The most characters the strings a page shows may hold together: the order's
 #: number, title and (sanitised) message, the products' and variants' names, the
 #: files' ids, names and sizes. A page prints each at most twice, a character as at
-#: most 6 (``{`` is ``&#123;`` in the app proxy's Liquid), so this text makes at
-#: most 2.4 million characters of a page (pages.MAX_PAGE_CHARS has the whole
-#: bound). Files' addresses are not on the page, and not counted.
+#: most 6 (``{`` is written ``&#123;``, so that no page is ever live Liquid), so this
+#: text makes at most 2.4 million characters of a page (``pages.MAX_PAGE_CHARS``
+#: has the whole bound). Files' addresses are not on the page, and not counted.
 MAX_TEXT = 200_000
 
 #: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
