@@ -61,7 +61,8 @@ def page_variant() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Keep as many rendered pages as the process keeps orders; in the preview,
-    whose templates change under it, none."""
+    """Keep as many rendered pages as the process keeps orders, within
+    PAGE_MEMO_CHARS in all; in the preview, whose templates change under it, none."""
     size = 0 if app.config["PREVIEW"] else int(app.config["LOCAL_CACHE_ITEMS"])
-    app.extensions["order_pages"] = Recent[PageKey, str](size)
+    budget = int(app.config["PAGE_MEMO_CHARS"])
+    app.extensions["order_pages"] = Recent[PageKey, str](size, len, budget)

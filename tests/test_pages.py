@@ -50,6 +50,36 @@ def test_kept_pages_are_bounded(config, serve, httpserver) -> None:
     assert len(app.extensions["order_pages"]) == 2
 
 
+def test_kept_pages_stay_within_their_budget(config, serve) -> None:
+    """PAGE_MEMO_CHARS bounds the characters kept, whatever the count allows."""
+    config["PAGE_MEMO_CHARS"] = 1
+    app = create_app(config)
+    for token in ("a", "b", "c"):
+        serve(fixtures.EXAMPLE_ORDER, token=token)
+    client = app.test_client()
+    rendered = renders(app)
+    for token in ("a", "a"):
+        assert client.get(f"/account/orders/{token}").status_code == 200
+    # Heavier than the whole budget: rendered each time, never kept.
+    assert rendered == ["order.html"] * 2
+    assert len(app.extensions["order_pages"]) == 0
+
+
+def test_recent_weighs_what_it_keeps() -> None:
+    recent = Recent[str, str](10, len, 5)
+    recent.keep("a", "xx")
+    recent.keep("b", "yy")
+    recent.keep("c", "zz")
+    # "a" went to make room: 6 characters would be over the budget of 5.
+    assert (recent.get("a"), recent.get("b"), recent.get("c")) == (None, "yy", "zz")
+    assert recent.weight == 4
+    recent.keep("b", "y")
+    recent.drop("c")
+    assert recent.weight == 1
+    recent.keep("big", "toolong")
+    assert recent.get("big") is None and recent.weight == 1
+
+
 def test_recent_keeps_the_last_used() -> None:
     recent = Recent[str, int](2)
     recent.keep("a", 1)
