@@ -245,7 +245,9 @@ class FileLocks:
 
 @dataclass
 class _Slot:
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Looked up when a slot is made, not bound at import: gunicorn's master imports
+    # this module before the gevent worker patches ``threading``.
+    lock: threading.Lock = field(default_factory=lambda: threading.Lock())
     users: int = 0
 
 
