@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
-    "UPSTREAM_CONCURRENCY": 100,
+    "UPSTREAM_CONCURRENCY": 250,
     "BREAKER_WINDOW_SECONDS": 30,
     "BREAKER_MIN_ORDERS": 10,
     "BREAKER_FAILURE_RATE": 0.5,
@@ -120,7 +120,9 @@ def make_breaker(app: Flask) -> Breaker:
         cool_off_seconds=float(config["BREAKER_COOL_OFF_SECONDS"]),
         max_open_seconds=float(config["RETRY_AFTER_MAX_SECONDS"]),
     )
-    return Breaker(breaker_storage(app), thresholds)
+    breaker = Breaker(breaker_storage(app), thresholds)
+    app.extensions["upstream_breaker"] = breaker
+    return breaker
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from .orders import get_store
 
@@ -17,6 +17,9 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Say the app can take traffic; a cache that is down only costs upstream calls."""
+    """Say the app can take traffic, never asking Fileflare: a cache that is down
+    only costs upstream calls, and with the breaker open cached pages still serve."""
     cache = "ok" if get_store().cache.ping() else "down"
-    return jsonify(status="ready", cache=cache)
+    breaker = current_app.extensions.get("upstream_breaker")
+    upstream = breaker.state() if breaker is not None else "ok"
+    return jsonify(status="ready", cache=cache, upstream=upstream)

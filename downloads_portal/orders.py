@@ -336,6 +336,17 @@ class OrderStore:
                 if held:
                     self.fetch_locks.delete(f"{key}:lock")
 
+    def holds(self, token: str) -> bool:
+        """Whether an order is held for ``token``, fresh or stale (a remembered
+        "not found" is not), without asking the upstream."""
+        key = cache_key(token)
+        local = self.local.get(key)
+        entry = local.entry if local is not None else self.cache.get(key, Entry)
+        if entry is None or entry.order is None:
+            return False
+        kept = max(self.stale_seconds, self.fresh_seconds)
+        return time.time() - entry.fetched_at < kept
+
     def _usable(self, entry: Entry | None, since: float) -> bool:
         """Whether ``entry`` answers: fresh, a remembered 404, or fetched ``since``."""
         return entry is not None and (self._fresh(entry) or entry.fetched_at >= since)

@@ -137,7 +137,7 @@ class FileflareClient:
         timeout: float = 5.0,
         max_bytes: int = 2 * 1024 * 1024,
         retries: int = 2,
-        concurrency: int = 100,
+        concurrency: int = 250,
         breaker: Breaker | None = None,
     ) -> None:
         install_log_redaction()
