@@ -111,11 +111,16 @@ class Breaker:
             return
         self._record(order, failed=False)
 
-    def failed(self, order: str, probe: bool, retry_after: float | None) -> None:
-        """Count a failure; open on Retry-After, a failed probe or the failure rate."""
+    def failed(
+        self, order: str, probe: bool, told_to_wait: bool, retry_after: float | None
+    ) -> None:
+        """Count a failure. Fileflare telling us to wait (a 429, or Retry-After)
+        opens the breaker for that long, a cool-off if it said no time; so does a
+        failed probe; else it opens once too many orders fail."""
         limits = self.thresholds
-        if retry_after is not None:
-            self.open(min(retry_after, limits.max_open_seconds), "Retry-After")
+        if told_to_wait:
+            wait = limits.cool_off_seconds if retry_after is None else retry_after
+            self.open(min(wait, limits.max_open_seconds), "Fileflare asked to wait")
         elif probe:
             self.open(limits.cool_off_seconds, "the probe failed")
         elif self._record(order, failed=True) >= limits.failure_rate:

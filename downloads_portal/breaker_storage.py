@@ -21,7 +21,7 @@ from typing import TypeVar
 import redis
 from flask import Flask
 
-from .orders import FileLocks, backend_is, redis_options
+from .orders import backend_is, redis_options
 
 log = logging.getLogger(__name__)
 
@@ -80,38 +80,68 @@ class MemoryStorage:
 
 
 class FolderStorage(MemoryStorage):
-    """A machine's breaker: open and probe in files, the window per process."""
+    """A machine's breaker: open and probe in files, the window per process.
+
+    Each file holds a ``time.time()`` reading, written whole before it appears.
+    """
 
     def __init__(self, folder: str) -> None:
         super().__init__()
-        self.locks = FileLocks(folder)
-        self.path = Path(folder) / "open-until"
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "open-until"
+        self.probe = self.folder / "probe-until"
 
     def opened_until(self) -> float:
         """Read when the breaker closes again from its file."""
-        try:
-            return float(self.path.read_text() or 0)
-        except (OSError, ValueError):
-            return 0.0
+        return _read_time(self.path)
 
     def open_until(self, until: float) -> None:
         """Write the new time unless the file says later; release the probe."""
         if until > self.opened_until():
-            spare = self.path.with_name(f"open-until.{os.getpid()}")
-            spare.write_text(repr(until))
-            os.replace(spare, self.path)
-        self.locks.delete("probe")
+            os.replace(self._written(until), self.path)
+        _remove(self.probe)
 
     def close(self, bucket: int) -> None:
         """Remove the file and the probe; forget this process's window."""
         super().close(bucket)
-        with suppress(FileNotFoundError):
-            self.path.unlink()
-        self.locks.delete("probe")
+        _remove(self.path)
+        _remove(self.probe)
 
     def take_probe(self, seconds: float) -> bool:
-        """Create the probe's file exclusively; one older than ``seconds`` is stale."""
-        return self.locks.add("probe", 1, timeout=max(int(seconds), 1))
+        """Link the probe's file into place, which fails if it exists; an expired
+        one belongs to a probe that never ended and is replaced."""
+        written = self._written(time.time() + seconds)
+        try:
+            for _ in range(2):
+                try:
+                    os.link(written, self.probe)
+                    return True
+                except FileExistsError:
+                    if _read_time(self.probe) > time.time():
+                        return False
+                    _remove(self.probe)
+            return False
+        finally:
+            _remove(written)
+
+    def _written(self, moment: float) -> Path:
+        """Write ``moment`` to a file of this process's own and return its path."""
+        spare = self.folder / f".{os.getpid()}.{threading.get_ident()}"
+        spare.write_text(repr(moment))
+        return spare
+
+
+def _read_time(path: Path) -> float:
+    try:
+        return float(path.read_text() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _remove(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
 
 
 class RedisStorage:

@@ -47,16 +47,23 @@ class UpgradeRequired(UpstreamError):
 class UpstreamUnavailable(UpstreamError):
     """Fileflare is down, timing out, refusing connections or asking us to wait.
 
-    ``retry_after``: the seconds Fileflare asked for, or the breaker has left.
+    ``retry_after``: the seconds Fileflare asked for, or the breaker has left;
+    ``told_to_wait``: Fileflare said 429, or sent Retry-After;
     ``failing``: whether it counts against Fileflare in the circuit breaker.
     """
 
     status = 503
     failing = True
 
-    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        retry_after: float | None = None,
+        told_to_wait: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.told_to_wait = told_to_wait or retry_after is not None
 
 
 class UpstreamInvalid(UpstreamUnavailable):
@@ -216,7 +223,7 @@ class FileflareClient:
 
     def _failed(self, ref: str, probe: bool, exc: UpstreamUnavailable) -> None:
         if self.breaker and exc.failing:
-            self.breaker.failed(ref, probe, exc.retry_after)
+            self.breaker.failed(ref, probe, exc.told_to_wait, exc.retry_after)
         elif self.breaker:
             self.breaker.succeeded(ref, probe)
         raise exc
@@ -256,7 +263,9 @@ class FileflareClient:
         if status == 402:
             raise UpgradeRequired()
         if status == 429 or status >= 500:
-            raise UpstreamUnavailable(f"status {status}", retry_after=retry_after)
+            raise UpstreamUnavailable(
+                f"status {status}", retry_after=retry_after, told_to_wait=status == 429
+            )
         if status != 200:
             raise UpstreamUnavailable(f"status {status}")
         try:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
@@ -190,3 +193,56 @@ class AnswerAfter:
             self.arrived += 1
         time.sleep(self.seconds)
         return Response(self.text, status=self.status, content_type="application/json")
+
+
+class Served:
+    """A ``downloads-portal serve`` process and the log it writes."""
+
+    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.process = process
+        self.log = log
+
+    def lines(self) -> list[dict]:
+        """Return the log written so far, one JSON object a line."""
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
+    executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
+    require(executable is not None, "downloads-portal is not installed")
+    started: list[Served] = []
+
+    def start(options: list[str] | None = None, **settings: Any) -> Served:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
+        log = tmp_path / f"serve-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [executable, "serve", "--port", str(port), "--workers", "2"]
+                + (options or []),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        served = Served(f"http://127.0.0.1:{port}", process, log)
+        started.append(served)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{served.base}/readyz", timeout=1).raise_for_status()
+                return served
+            except requests.RequestException:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"serve did not start: {log.read_text()}")
+                time.sleep(0.1)
+
+    yield start
+    for served in started:
+        served.process.terminate()
+    for served in started:
+        served.process.wait(30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -10,10 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -91,58 +89,6 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=10)
         assert response.status_code == page_status
         assert response.text.startswith("<!doctype html>")
-
-
-class Served:
-    """A ``downloads-portal serve`` process and the log it writes."""
-
-    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.base = base
-        self.process = process
-        self.log = log
-
-    def lines(self) -> list[dict]:
-        """Return the log written so far, one JSON object a line."""
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
-    executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(executable is not None, "downloads-portal is not installed")
-    started: list[Served] = []
-
-    def start(**settings: Any) -> Served:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
-        log = tmp_path / f"serve-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [executable, "serve", "--port", str(port), "--workers", "2"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(f"http://127.0.0.1:{port}", process, log)
-        started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{served.base}/readyz", timeout=1).raise_for_status()
-                return served
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve did not start: {log.read_text()}")
-                time.sleep(0.1)
-
-    yield start
-    for served in started:
-        served.process.terminate()
-    for served in started:
-        served.process.wait(30)
 
 
 @pytest.mark.parametrize("shared", ["redis", "files"])
