@@ -155,7 +155,7 @@ def machine() -> dict[str, str | int]:
 
 
 def markdown(results: dict) -> str:
-    """Render the results as the README's table."""
+    """Render the results as the table in docs/benchmark.md."""
     lines = [
         "| route | req/s | ratio to /healthz | p50 ms | p99 ms | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,8 +15,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -25,12 +30,19 @@ from werkzeug import Request, Response
 
 from downloads_portal import create_app
 
-#: Where the browser tests leave their screenshots, reported at the end of the run.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-SCREENSHOTS_TAKEN = pytest.StashKey[int]()
+ROOT = Path(__file__).resolve().parent.parent
+#: Where the browser tests left their screenshots and how many, for the summary.
+SCREENSHOTS = pytest.StashKey[tuple[str, int]]()
+NODE_MODULES = ROOT / "node_modules"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
+#: The path the stand-in Fileflare answers order lookups on.
 ORDERS_PATH = "/api/v2/customer-account-orders"
 TOKEN = "0c732eb6fd9802a0821a9d29888baee8"
+#: The app proxy's secret in tests, and the path prefix Shopify sends.
+SECRET = "shpss_0123456789abcdef"
+PREFIX = "/apps/downloads"
 
 
 def require(available: bool, reason: str) -> None:
@@ -40,6 +52,33 @@ def require(available: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide this: {reason}")
     pytest.skip(reason)
+
+
+def require_command(command: str, package: str) -> str:
+    """Return the path of ``command``, or skip saying which Debian package has it."""
+    path = shutil.which(command)
+    require(
+        path is not None,
+        f"{command} is not installed: run `sudo apt-get install {package}`",
+    )
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """Install the npm tools (axe-core, vnu-jar) from the lock file when missing."""
+    if not (AXE.is_file() and VNU.is_file()):
+        npm = require_command("npm", "npm")
+        # No install scripts: vnu-jar's would fetch a Java of its own.
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
+    return NODE_MODULES
 
 
 def free_port() -> int:
@@ -54,10 +93,63 @@ def upstream_calls(httpserver: HTTPServer) -> int:
     return sum(1 for request, _ in httpserver.log if request.path == ORDERS_PATH)
 
 
+def base_url(server: HTTPServer) -> str:
+    """Return the stand-in's address as API_BASE_URL takes it."""
+    return server.url_for("/").rstrip("/")
+
+
+def text_of(html: str) -> str:
+    """Return the page's visible words with tags and runs of space removed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def signature(pairs: list[tuple[str, str]], secret: str = SECRET) -> str:
+    """Sign as Shopify documents it, written out here rather than imported."""
+    joined: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if key != "signature":
+            joined.setdefault(key, []).append(value)
+    strings = [key + "=" + ",".join(values) for key, values in joined.items()]
+    message = "".join(sorted(strings))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def shopify_params(**overrides: str) -> list[tuple[str, str]]:
+    """Return the parameters Shopify adds, signed a moment ago."""
+    params = {
+        "shop": "my-store.myshopify.com",
+        "logged_in_customer_id": "123",
+        "path_prefix": PREFIX,
+        "timestamp": str(int(time.time())),
+        **overrides,
+    }
+    return list(params.items())
+
+
+def signed(
+    pairs: list[tuple[str, str]] | None = None,
+    secret: str = SECRET,
+    at: int | None = None,
+) -> str:
+    """Return a query string with the signature inserted at index ``at`` (else last)."""
+    pairs = shopify_params() if pairs is None else pairs
+    sig = ("signature", signature(pairs, secret))
+    position = len(pairs) if at is None else at
+    return urlencode([*pairs[:position], sig, *pairs[position:]])
+
+
+@pytest.fixture(autouse=True)
+def instance_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give each app made in a test an instance folder under tmp_path, not the clone."""
+    instance = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
+    return instance
+
+
 @pytest.fixture
 def config(httpserver: HTTPServer, tmp_path: Any) -> dict[str, Any]:
     return {
-        "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+        "API_BASE_URL": base_url(httpserver),
         "API_TIMEOUT": 1,
         "CACHE_DIR": str(tmp_path / "cache"),
     }
@@ -71,6 +163,27 @@ def app(config: dict[str, Any]) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def preview_app(config: dict[str, Any]) -> Flask:
+    """The app in preview mode: fixture orders instead of Fileflare."""
+    return create_app({**config, "PREVIEW": True})
+
+
+@pytest.fixture
+def preview_client(preview_app: Flask) -> FlaskClient:
+    return preview_app.test_client()
+
+
+@pytest.fixture
+def clock(time_machine: Any) -> Any:
+    """The wall clock, running from now, to move forward instead of sleeping.
+
+    It moves ``time.time()`` (the ages of cached copies), not ``time.monotonic()``.
+    """
+    time_machine.move_to(time.time(), tick=True)
+    return time_machine
 
 
 @pytest.fixture
@@ -91,10 +204,10 @@ def serve(httpserver: HTTPServer):
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say where the browser tests' screenshots are, when some were taken."""
-    taken = terminalreporter.config.stash.get(SCREENSHOTS_TAKEN, 0)
+    folder, taken = terminalreporter.config.stash.get(SCREENSHOTS, ("", 0))
     if taken:
         terminalreporter.write_sep("-", "screenshots")
-        terminalreporter.write_line(f"{taken} screenshots in {SCREENSHOTS}")
+        terminalreporter.write_line(f"{taken} screenshots in {folder}")
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -115,7 +228,10 @@ def redis_answers(url: str) -> bool:
 @pytest.fixture
 def redis_config(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Point the app at the machine's Redis, under a key prefix of this test's own."""
-    require(redis_answers(REDIS_URL), f"no Redis at {REDIS_URL}")
+    require(
+        redis_answers(REDIS_URL),
+        f"no Redis at {REDIS_URL}: run `sudo apt-get install redis-server`",
+    )
     prefix = f"test-{uuid.uuid4().hex}:"
     config.update(
         CACHE_TYPE="RedisCache", CACHE_REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix
@@ -158,7 +274,10 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    require(os.access(REDIS_SERVER, os.X_OK), f"{REDIS_SERVER} is not installed")
+    require(
+        os.access(REDIS_SERVER, os.X_OK),
+        f"{REDIS_SERVER} is not installed: run `sudo apt-get install redis-server`",
+    )
     server = RedisServer()
     server.start()
     yield server
@@ -195,6 +314,32 @@ class AnswerAfter:
         return Response(self.text, status=self.status, content_type="application/json")
 
 
+def installed(name: str) -> str:
+    """Return this environment's ``name`` command; skip (fail in CI) without it."""
+    executable = shutil.which(name, path=str(Path(sys.executable).parent))
+    require(
+        executable is not None,
+        f"{name} is not installed: run `pip install -e '.[test]'`",
+    )
+    assert executable is not None
+    return executable
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[Any], why: Callable[[], str], seconds: int = 30
+) -> None:
+    """Wait until ``url`` answers 2xx; fail if ``process`` ends or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{process.args[1:]} did not start: {why()}")
+            time.sleep(0.1)
+
+
 class Served:
     """A ``downloads-portal serve`` process and the log it writes."""
 
@@ -203,7 +348,7 @@ class Served:
         self.process = process
         self.log = log
 
-    def lines(self) -> list[dict]:
+    def lines(self) -> list[dict[str, Any]]:
         """Return the log written so far, one JSON object a line."""
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
@@ -211,14 +356,15 @@ class Served:
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
-    executable = shutil.which("downloads-portal", path=str(Path(sys.executable).parent))
-    require(executable is not None, "downloads-portal is not installed")
+    executable = installed("downloads-portal")
     started: list[Served] = []
 
     def start(options: list[str] | None = None, **settings: Any) -> Served:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # The default file cache, in this test's folder rather than the clone's.
+        settings.setdefault("CACHE_DIR", tmp_path / f"cache-{port}")
         env.update({f"DOWNLOADS_PORTAL_{k}": str(v) for k, v in settings.items()})
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
@@ -231,15 +377,8 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             )
         served = Served(f"http://127.0.0.1:{port}", process, log)
         started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{served.base}/readyz", timeout=1).raise_for_status()
-                return served
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve did not start: {log.read_text()}")
-                time.sleep(0.1)
+        wait_until_up(f"{served.base}/readyz", process, log.read_text)
+        return served
 
     yield start
     for served in started:

@@ -6,9 +6,7 @@ Every scenario runs in English and in Arabic (right to left), a few in other lan
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -24,9 +22,14 @@ from werkzeug.serving import make_server
 from downloads_portal import create_app
 from downloads_portal.preview import SCENARIOS
 
-from .conftest import SCREENSHOTS, SCREENSHOTS_TAKEN, require
+from .conftest import (
+    AXE,
+    ROOT,
+    SCREENSHOTS,
+    VNU,
+    require_command,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,11 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parent.parent
-NODE_MODULES = ROOT / "node_modules"
 EXAMPLE_THEME = ROOT / "examples" / "theme"
-AXE = NODE_MODULES / "axe-core" / "axe.min.js"
-VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 #: The viewport widths every page is checked at.
@@ -112,16 +111,17 @@ def preview_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Launch Debian's Chromium once for the whole run."""
-    require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is not installed")
+    chromium_path = require_command("chromium", "chromium")
     with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = driver.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 
 
 @pytest.fixture(scope="session")
-def axe_source() -> str:
-    require(AXE.is_file(), "axe-core is not installed: run npm ci")
+def axe_source(node_tools: Path) -> str:
     return AXE.read_text(encoding="utf-8")
 
 
@@ -148,10 +148,11 @@ def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
 
 
 @pytest.fixture(scope="session")
-def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
-    """Return a function that saves a page's screenshot into SCREENSHOTS."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+def shoot(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Any, str], None]:
+    """Return a function that saves a page's screenshot in this run's temp folder."""
+    folder = tmp_path_factory.mktemp("screenshots", numbered=False)
     config = request.config
 
     def shoot(page: Any, name: str) -> None:
@@ -159,11 +160,12 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         height = page.evaluate("document.documentElement.scrollHeight")
         height = min(height, SHOT_MAX_HEIGHT)
         page.screenshot(
-            path=SCREENSHOTS / f"{name}.png",
+            path=folder / f"{name}.png",
             full_page=True,
             clip={"x": 0, "y": 0, "width": width, "height": height},
         )
-        config.stash[SCREENSHOTS_TAKEN] = config.stash.get(SCREENSHOTS_TAKEN, 0) + 1
+        _, taken = config.stash.get(SCREENSHOTS, ("", 0))
+        config.stash[SCREENSHOTS] = (str(folder), taken + 1)
 
     return shoot
 
@@ -297,10 +299,9 @@ def test_print_view(page_at, preview_url) -> None:
     ]
 
 
-def test_nu_html_checker(preview_url, tmp_path) -> None:
+def test_nu_html_checker(preview_url, node_tools, tmp_path) -> None:
     """Run the W3C Nu HTML checker once over every page's HTML."""
-    require(shutil.which("java") is not None, "java is not installed")
-    require(VNU.is_file(), "vnu-jar is not installed: run npm ci")
+    require_command("java", "default-jre-headless")
     for name, (path, status) in PAGES.items():
         with requests.get(preview_url + path, timeout=10) as response:
             assert response.status_code == status
@@ -316,3 +317,30 @@ def test_nu_html_checker(preview_url, tmp_path) -> None:
     assert len(files) == len(PAGES)
     errors = [m for m in messages if m.get("type") in {"error", "non-document-error"}]
     assert errors == []
+
+
+#: Draw each text on a canvas and return its pixels, to tell real glyphs from the
+#: one box a font-less browser draws for every character it cannot show.
+GLYPHS = """(texts) => texts.map((text) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  const context = canvas.getContext("2d");
+  context.font = "40px sans-serif";
+  context.fillText(text, 4, 48);
+  return Array.from(context.getImageData(0, 0, 64, 64).data).join();
+})"""
+
+
+@pytest.mark.parametrize(
+    "characters", [("ダ", "ウ"), ("下", "载"), ("😀", "📚")], ids=["ja", "zh", "emoji"]
+)
+def test_fonts_draw_real_glyphs(page_at, preview_url, characters) -> None:
+    """Japanese, Chinese and emoji draw as themselves, not as boxes (fonts-noto-*)."""
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/example?locale=ja")
+    # U+E000 is a private-use character no font draws: it shows the missing box.
+    first, second, missing = page.evaluate(GLYPHS, [*characters, "\ue000"])
+    assert len({first, second, missing}) == 3, (
+        "no font for these characters: "
+        "run `sudo apt-get install fonts-noto-cjk fonts-noto-color-emoji`"
+    )

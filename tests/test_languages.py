@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gettext
 import io
+import os
 import re
 import subprocess
 import sys
 import time
+import zipfile
 from html import unescape
 from pathlib import Path
 
@@ -22,8 +24,7 @@ from downloads_portal import create_app, fixtures, languages
 from downloads_portal.models import parse_order
 from downloads_portal.preview import SCENARIOS
 
-from .conftest import TOKEN
-from .test_proxy import SECRET, shopify_params, signed
+from .conftest import ORDERS_PATH, SECRET, TOKEN, shopify_params, signed, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "downloads_portal" / "translations"
@@ -32,11 +33,6 @@ URL = f"/account/orders/{TOKEN}"
 #: The issue's languages besides English, as catalogue names.
 SHIPPED = ["de", "fr", "es", "it", "nl", "pt_BR", "ja", "ar"]
 STALE = "We couldn't reach the download server just now, so this is the copy from "
-
-
-def text_of(html: str) -> str:
-    """Return the page's visible words with tags and runs of space removed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def html_tag(html: str) -> str:
@@ -52,7 +48,7 @@ def read_catalogue(path: Path) -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory) -> Catalog:
-    """Run the README's extraction command over the templates and the code."""
+    """Run the extraction command in docs/languages.md over the templates and code."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     subprocess.run(
@@ -140,8 +136,24 @@ def test_committed_mo_is_the_po_compiled(name) -> None:
     ]
 
 
-def test_translations_are_in_the_package() -> None:
-    """Hatchling packs downloads_portal/ whole: the catalogues are in the wheel."""
+#: Run inside the unpacked wheel: the German example page and the stylesheet.
+FROM_THE_WHEEL = """
+from downloads_portal import create_app
+app = create_app({"PREVIEW": True})
+client = app.test_client()
+page = client.get("/preview/example?locale=de")
+css = client.get("/static/portal.css")
+print(app.template_folder, app.static_folder, page.status_code, css.status_code)
+print("5 von 10 heruntergeladen" in page.text)
+"""
+
+
+def files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_wheel_carries_templates_static_and_catalogues(tmp_path) -> None:
+    """Build the wheel, look inside, and serve a translated page from it alone."""
     assert TRANSLATIONS.parent == Path(languages.__file__).parent
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", str(po_path("de").with_suffix(".mo"))],
@@ -149,6 +161,40 @@ def test_translations_are_in_the_package() -> None:
         check=False,
     )
     assert ignored.returncode == 1  # not ignored: the compiled files are committed
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("downloads_portal-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "unpacked")
+    package = tmp_path / "unpacked" / "downloads_portal"
+    for folder in ("templates", "static"):
+        wanted = files_under(ROOT / folder)
+        assert wanted and files_under(package / folder) == wanted
+    for name in SHIPPED:
+        mo = f"translations/{name}/LC_MESSAGES/messages.mo"
+        assert f"downloads_portal/{mo}" in names
+        assert (package / mo).read_bytes() == (TRANSLATIONS.parent / mo).read_bytes()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
+    env["PYTHONPATH"] = str(tmp_path / "unpacked")
+    shown = subprocess.run(
+        [sys.executable, "-c", FROM_THE_WHEEL],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert shown == [str(package / "templates"), str(package / "static")] + [
+        "200",
+        "200",
+        "True",
+    ]
 
 
 # -- the page in each language -----------------------------------------------------
@@ -283,9 +329,7 @@ def test_stale_notice_minutes(app, client, httpserver, locale, minutes, words) -
         app.extensions["order_store"].remember(
             TOKEN, parse_order(fixtures.EXAMPLE_ORDER), time.time() - minutes * 60 - 5
         )
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=503
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
     response = client.get(f"{URL}?locale={locale}")
     assert response.status_code == 200
     assert words in text_of(response.text)
@@ -313,9 +357,7 @@ def test_error_pages_in_each_language(client, serve, name, status, msgid) -> Non
 @pytest.mark.parametrize("name", ["de", "ar"])
 def test_the_429_page_in_each_language(config, httpserver, name) -> None:
     config["NOT_FOUND_RATE_LIMIT"] = "1 per minute"
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     client = create_app(config).test_client()
     assert client.get(f"/account/orders/a?locale={name}").status_code == 404
     refused = client.get(f"/account/orders/b?locale={name}")
@@ -630,11 +672,6 @@ def test_theme_catalogue_with_an_unknown_language_is_skipped(config, tmp_path) -
 
 
 # -- the gallery -------------------------------------------------------------------
-
-
-@pytest.fixture
-def preview_client(config):
-    return create_app({**config, "PREVIEW": True}).test_client()
 
 
 def test_gallery_has_a_language_switcher(preview_client) -> None:

@@ -26,9 +26,7 @@ def limited(config, serve, httpserver):
     """The app with a limit of 5 not-found lookups a minute; unknown tokens 404."""
     config["NOT_FOUND_RATE_LIMIT"] = "5 per minute"
     serve(fixtures.EXAMPLE_ORDER)
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     return config
 
 
@@ -93,9 +91,7 @@ def test_malformed_tokens_count_as_guesses(limited, httpserver) -> None:
 
 def test_instances_share_the_count_in_redis(redis_config, serve, httpserver) -> None:
     redis_config["NOT_FOUND_RATE_LIMIT"] = "5 per minute"
-    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_data(
-        "", status=404
-    )
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=404)
     first, second = create_app(redis_config), create_app(redis_config)
     for _ in range(3):
         assert first.test_client().get(guess()).status_code == 404

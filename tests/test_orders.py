@@ -9,10 +9,9 @@ import pytest
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
 
-from .conftest import TOKEN, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
-ORDERS_PATH = "/api/v2/customer-account-orders"
 
 
 def counted(downloaded: int) -> dict:
@@ -27,7 +26,7 @@ def test_one_call_while_fresh(client, serve, httpserver) -> None:
     assert upstream_calls(httpserver) == 1
 
 
-def test_fetched_again_after_the_fresh_window(config, httpserver) -> None:
+def test_fetched_again_after_the_fresh_window(config, httpserver, clock) -> None:
     config["ORDER_CACHE_SECONDS"] = 1
     app = create_app(config)
     rendered = renders(app)
@@ -36,7 +35,7 @@ def test_fetched_again_after_the_fresh_window(config, httpserver) -> None:
     httpserver.expect_request(ORDERS_PATH).respond_with_json(counted(3))
     assert "2 of 10 downloaded" in client.get(URL).text
     assert "2 of 10 downloaded" in client.get(URL).text
-    time.sleep(1.1)
+    clock.shift(1.1)
     assert "3 of 10 downloaded" in client.get(URL).text
     assert upstream_calls(httpserver) == 2
     # The process's own copy and its page are used only while fresh.
@@ -50,22 +49,25 @@ def test_not_found_is_remembered(client, serve, httpserver) -> None:
     assert upstream_calls(httpserver) == 1
 
 
-def test_not_found_is_forgotten_after_its_window(config, serve, httpserver) -> None:
+def test_not_found_is_forgotten_after_its_window(
+    config, serve, httpserver, clock
+) -> None:
     config["NOT_FOUND_CACHE_SECONDS"] = 1
     client = create_app(config).test_client()
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=404)
     serve(fixtures.EXAMPLE_ORDER)
     assert client.get(URL).status_code == 404
-    time.sleep(1.1)
+    clock.shift(1.1)
     assert client.get(URL).status_code == 200
 
 
-@pytest.mark.parametrize("status", [402, 500, 403])
-def test_failures_are_not_cached(client, httpserver, status) -> None:
+@pytest.mark.parametrize(("status", "page"), [(402, 402), (500, 503), (403, 503)])
+def test_failures_are_not_cached(client, httpserver, status, page) -> None:
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=status)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
-    assert client.get(URL).status_code in {402, 503}
+    assert client.get(URL).status_code == page
     assert client.get(URL).status_code == 200
+    assert upstream_calls(httpserver) == 2
 
 
 def test_invalid_answer_is_not_cached(client, httpserver) -> None:
@@ -75,14 +77,14 @@ def test_invalid_answer_is_not_cached(client, httpserver) -> None:
     assert client.get(URL).status_code == 200
 
 
-def test_stale_copy_when_the_upstream_fails(config, httpserver) -> None:
+def test_stale_copy_when_the_upstream_fails(config, httpserver, clock) -> None:
     config["ORDER_CACHE_SECONDS"] = 1
     client = create_app(config).test_client()
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(4))
     httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
     fresh = client.get(URL)
     assert "may be out of date" not in fresh.text
-    time.sleep(1.1)
+    clock.shift(1.1)
     stale = client.get(URL)
     assert stale.status_code == 200
     assert "4 of 10 downloaded" in stale.text
@@ -101,13 +103,13 @@ def test_stale_copy_when_the_upstream_fails(config, httpserver) -> None:
         ({"ORDER_CACHE_SECONDS": 1}, 404),
     ],
 )
-def test_no_stale_copy(config, httpserver, settings, then) -> None:
+def test_no_stale_copy(config, httpserver, clock, settings, then) -> None:
     config.update(settings)
     client = create_app(config).test_client()
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(4))
     httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=then)
     assert client.get(URL).status_code == 200
-    time.sleep(2.1)
+    clock.shift(2.1)
     assert client.get(URL).status_code == then
 
 
@@ -153,6 +155,7 @@ def test_a_fresh_order_is_served_from_the_process_copy(app, serve, monkeypatch) 
     client = app.test_client()
     reads = count_reads(app, monkeypatch)
     assert "5 of 10 downloaded" in client.get(URL).text
+    assert reads  # the first view looked in the shared cache, so reads are seen
     reads.clear()
     for _ in range(3):
         assert "5 of 10 downloaded" in client.get(URL).text
@@ -164,6 +167,7 @@ def test_a_remembered_404_is_kept_by_the_process_too(app, serve, monkeypatch) ->
     client = app.test_client()
     reads = count_reads(app, monkeypatch)
     assert client.get(URL).status_code == 404
+    assert reads
     reads.clear()
     assert client.get(URL).status_code == 404
     assert reads == []
@@ -209,7 +213,7 @@ def test_a_fresh_copy_is_rendered_once_per_variant(app, serve) -> None:
     assert rendered == ["order.html"] * 3
 
 
-def test_stale_pages_are_rendered_every_time(config, httpserver) -> None:
+def test_stale_pages_are_rendered_every_time(config, httpserver, clock) -> None:
     config["ORDER_CACHE_SECONDS"] = 1
     app = create_app(config)
     rendered = renders(app)
@@ -217,7 +221,7 @@ def test_stale_pages_are_rendered_every_time(config, httpserver) -> None:
     httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
     client = app.test_client()
     client.get(URL)
-    time.sleep(1.1)
+    clock.shift(1.1)
     assert "may be out of date" in client.get(URL).text
     assert "may be out of date" in client.get(URL).text
     assert rendered == ["order.html"] * 3
@@ -261,12 +265,15 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
     from .conftest import REDIS_URL
 
     client = redis.Redis.from_url(REDIS_URL)
-    client.set(redis_config["CACHE_KEY_PREFIX"] + cache_key(TOKEN), value)
-    client.close()
+    key = redis_config["CACHE_KEY_PREFIX"] + cache_key(TOKEN)
+    client.set(key, value)
     serve(fixtures.EXAMPLE_ORDER)
     response = create_app(redis_config).test_client().get(URL)
     assert response.status_code == 200
     assert "5 of 10 downloaded" in response.text
+    # The very key the app reads: the fresh fetch took the unreadable value's place.
+    assert client.get(key) not in (None, value)
+    client.close()
 
 
 def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:

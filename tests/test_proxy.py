@@ -7,7 +7,6 @@ import hmac
 import json
 import logging
 import re
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -22,46 +21,18 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures, proxy
 
-from .conftest import TOKEN, require, upstream_calls
+from .conftest import (
+    PREFIX,
+    SECRET,
+    TOKEN,
+    require_command,
+    shopify_params,
+    signature,
+    signed,
+    upstream_calls,
+)
 
-SECRET = "shpss_0123456789abcdef"
 URL = f"/proxy/orders/{TOKEN}"
-PREFIX = "/apps/downloads"
-
-
-def signature(pairs: list[tuple[str, str]], secret: str = SECRET) -> str:
-    """Sign as Shopify documents it, written out here rather than imported."""
-    joined: dict[str, list[str]] = {}
-    for key, value in pairs:
-        if key != "signature":
-            joined.setdefault(key, []).append(value)
-    strings = [key + "=" + ",".join(values) for key, values in joined.items()]
-    message = "".join(sorted(strings))
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-
-
-def shopify_params(**overrides: str) -> list[tuple[str, str]]:
-    """Return the parameters Shopify adds, signed a moment ago."""
-    params = {
-        "shop": "my-store.myshopify.com",
-        "logged_in_customer_id": "123",
-        "path_prefix": PREFIX,
-        "timestamp": str(int(time.time())),
-        **overrides,
-    }
-    return list(params.items())
-
-
-def signed(
-    pairs: list[tuple[str, str]] | None = None,
-    secret: str = SECRET,
-    at: int | None = None,
-) -> str:
-    """Return a query string with the signature inserted at index ``at`` (else last)."""
-    pairs = shopify_params() if pairs is None else pairs
-    sig = ("signature", signature(pairs, secret))
-    position = len(pairs) if at is None else at
-    return urlencode([*pairs[:position], sig, *pairs[position:]])
 
 
 @pytest.fixture
@@ -459,8 +430,7 @@ body { background: rgb(253, 246, 227); font-family: Georgia, serif; }
 
 def test_fragment_styles_stay_inside(client, order_served, tmp_path) -> None:
     """In a real browser, the inlined styles dress the fragment and nothing else."""
-    chromium = shutil.which("chromium")
-    require(chromium is not None, "chromium is not installed")
+    chromium = require_command("chromium", "chromium")
     body, _ = render_liquid(client.get(f"{URL}?{signed()}").text)
     page = tmp_path / "store.html"
     page.write_text(THEME.replace("FRAGMENT", body), encoding="utf-8")

@@ -6,8 +6,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -16,9 +16,18 @@ from flask import Flask
 from downloads_portal import create_app, fixtures
 from downloads_portal.orders import cache_key
 
-from .conftest import ORDERS_PATH, REDIS_URL, TOKEN, AnswerAfter, upstream_calls
+from .conftest import (
+    ORDERS_PATH,
+    REDIS_URL,
+    TOKEN,
+    AnswerAfter,
+    base_url,
+    upstream_calls,
+)
 
 URL = f"/account/orders/{TOKEN}"
+
+T = TypeVar("T")
 
 
 def burst(apps: list[Flask], path: str, size: int = 40) -> list[tuple[int, str]]:
@@ -45,7 +54,7 @@ def burst(apps: list[Flask], path: str, size: int = 40) -> list[tuple[int, str]]
 def test_two_instances_answer_a_cold_burst_with_one_call(
     redis_config, slow_upstream
 ) -> None:
-    redis_config["API_BASE_URL"] = slow_upstream.url_for("/").rstrip("/")
+    redis_config["API_BASE_URL"] = base_url(slow_upstream)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(
         AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
     )
@@ -60,7 +69,7 @@ def test_a_cold_burst_for_an_unknown_order_makes_one_call(
     redis_config, slow_upstream
 ) -> None:
     redis_config.update(
-        API_BASE_URL=slow_upstream.url_for("/").rstrip("/"),
+        API_BASE_URL=base_url(slow_upstream),
         NOT_FOUND_RATE_LIMIT="1000 per minute",
     )
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(
@@ -72,7 +81,7 @@ def test_a_cold_burst_for_an_unknown_order_makes_one_call(
 
 
 def test_a_stalled_upstream_fails_the_burst_once(redis_config, slow_upstream) -> None:
-    redis_config["API_BASE_URL"] = slow_upstream.url_for("/").rstrip("/")
+    redis_config["API_BASE_URL"] = base_url(slow_upstream)
     stalled = AnswerAfter(2.5, fixtures.EXAMPLE_ORDER)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(stalled)
     apps = [create_app(redis_config), create_app(redis_config)]
@@ -83,11 +92,9 @@ def test_a_stalled_upstream_fails_the_burst_once(redis_config, slow_upstream) ->
 
 
 def test_the_last_good_copy_outlives_a_stalled_upstream(
-    redis_config, slow_upstream
+    redis_config, slow_upstream, clock
 ) -> None:
-    redis_config.update(
-        API_BASE_URL=slow_upstream.url_for("/").rstrip("/"), ORDER_CACHE_SECONDS=1
-    )
+    redis_config.update(API_BASE_URL=base_url(slow_upstream), ORDER_CACHE_SECONDS=1)
     slow_upstream.expect_oneshot_request(ORDERS_PATH).respond_with_json(
         fixtures.EXAMPLE_ORDER
     )
@@ -95,7 +102,7 @@ def test_the_last_good_copy_outlives_a_stalled_upstream(
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(stalled)
     apps = [create_app(redis_config), create_app(redis_config)]
     assert apps[0].test_client().get(URL).status_code == 200
-    time.sleep(1.1)
+    clock.shift(1.1)
     results = burst(apps, URL, size=10)
     assert [status for status, _ in results] == [200] * 10
     assert all("may be out of date" in text for _, text in results)
@@ -110,6 +117,17 @@ def hold_lock(config: dict[str, Any], seconds: int) -> None:
     client.close()
 
 
+def finished(call: Callable[[], T], seconds: float = 30) -> T:
+    """Return what ``call`` returns; fail, rather than hang, if it takes too long."""
+    results: list[T] = []
+    worker = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still waiting after {seconds} s"
+    assert results, "the call raised"
+    return results[0]
+
+
 def test_a_waiter_fetches_once_a_dead_fetchers_lock_expires(
     redis_config, serve, httpserver
 ) -> None:
@@ -117,7 +135,7 @@ def test_a_waiter_fetches_once_a_dead_fetchers_lock_expires(
     client = create_app(redis_config).test_client()
     hold_lock(redis_config, seconds=1)
     started = time.monotonic()
-    assert client.get(URL).status_code == 200
+    assert finished(lambda: client.get(URL).status_code) == 200
     assert time.monotonic() - started >= 0.5
     assert upstream_calls(httpserver) == 1
 
@@ -126,10 +144,9 @@ def test_a_waiter_does_not_wait_forever(redis_config, serve, httpserver) -> None
     serve(fixtures.EXAMPLE_ORDER)
     client = create_app(redis_config).test_client()
     hold_lock(redis_config, seconds=3600)
-    started = time.monotonic()
-    assert client.get(URL).status_code == 200
-    # API_TIMEOUT is 1 s: a fetch's lock is held at most 3 s and 1.
-    assert time.monotonic() - started < 30
+    # API_TIMEOUT is 1 s: a fetch's lock is held at most 3 s and 1, then the
+    # waiter fetches itself; one that waited for the lock to go would never return.
+    assert finished(lambda: client.get(URL).status_code) == 200
     assert upstream_calls(httpserver) == 1
 
 
@@ -196,16 +213,12 @@ def test_a_hung_redis_costs_a_page_little(config, hung_redis, serve) -> None:
     config.update(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=hung_redis)
     serve(fixtures.EXAMPLE_ORDER)
     client = create_app(config).test_client()
-    answers: list[Any] = []
 
-    def visit() -> None:
-        answers.extend(client.get(URL).status_code for _ in range(3))
-        answers.append(client.get("/readyz").json)
+    def visit() -> list[Any]:
+        answers: list[Any] = [client.get(URL).status_code for _ in range(3)]
+        return [*answers, client.get("/readyz").json]
 
-    visitor = threading.Thread(target=visit, daemon=True)
-    visitor.start()
     # Without socket timeouts the first cache call would hang for good.
-    visitor.join(30)
-    assert not visitor.is_alive()
+    answers = finished(visit)
     ready = {"status": "ready", "cache": "down", "upstream": "ok"}
     assert answers == [200, 200, 200, ready]

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,22 +16,30 @@ from pytest_httpserver import HTTPServer
 
 from downloads_portal import fixtures
 
-from .conftest import ORDERS_PATH, AnswerAfter, free_port, require, upstream_calls
+from .conftest import (
+    ORDERS_PATH,
+    AnswerAfter,
+    base_url,
+    free_port,
+    installed,
+    upstream_calls,
+    wait_until_up,
+)
 
 
 @pytest.fixture
-def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
-    """Run ``gunicorn -w 2`` on the default cache, pointed at the stand-in.
+def gunicorn(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
+    """Run ``gunicorn -w 2`` on the default file cache, pointed at the stand-in.
 
     Each worker serves one request and is replaced, so no two requests share a
     process: only a cache shared across processes can save an upstream call.
     """
-    executable = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    require(executable is not None, "gunicorn is not installed")
+    executable = installed("gunicorn")
     port = free_port()
-    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=httpserver.url_for("/"))
-    env.pop("DOWNLOADS_PORTAL_CACHE_DIR", None)
+    env = dict(os.environ, DOWNLOADS_PORTAL_API_BASE_URL=base_url(httpserver))
     env.pop("DOWNLOADS_PORTAL_CACHE_TYPE", None)
+    # The folder the installation would share, under tmp_path rather than the checkout.
+    env["DOWNLOADS_PORTAL_CACHE_DIR"] = str(tmp_path / "cache")
     process = subprocess.Popen(
         [
             executable,
@@ -50,15 +55,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start: {process.stderr.read()!r}")
-                time.sleep(0.1)
+        wait_until_up(f"{base}/healthz", process, lambda: repr(process.stderr.read()))
         yield base
     finally:
         process.terminate()
@@ -69,7 +66,7 @@ def gunicorn(httpserver: HTTPServer) -> Iterator[str]:
 def test_workers_share_the_default_cache(gunicorn, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(
-        "/api/v2/customer-account-orders", query_string={"id": token}
+        ORDERS_PATH, query_string={"id": token}
     ).respond_with_json(fixtures.EXAMPLE_ORDER)
     for _ in range(6):
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=5)
@@ -84,7 +81,7 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
     for upstream_status, page_status in cases.items():
         token = secrets.token_hex(16)
         httpserver.expect_request(
-            "/api/v2/customer-account-orders", query_string={"id": token}
+            ORDERS_PATH, query_string={"id": token}
         ).respond_with_data("", status=upstream_status)
         response = requests.get(f"{gunicorn}/account/orders/{token}", timeout=10)
         assert response.status_code == page_status
@@ -97,7 +94,7 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
 ) -> None:
     upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
     slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
-    settings = {"API_BASE_URL": slow_upstream.url_for("/").rstrip("/")}
+    settings = {"API_BASE_URL": base_url(slow_upstream)}
     if shared == "redis":
         redis_config = request.getfixturevalue("redis_config")
         settings |= {
@@ -125,13 +122,10 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
     assert upstream.arrived == 1
 
 
-def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -> None:
+def test_serve_logs_json_without_tokens(portal, httpserver) -> None:
     token = secrets.token_hex(16)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
-    metrics_port = free_port()
-    served = portal(
-        API_BASE_URL=httpserver.url_for("/").rstrip("/"), METRICS_PORT=metrics_port
-    )
+    served = portal(API_BASE_URL=base_url(httpserver))
     for _ in range(3):
         response = requests.get(
             f"{served.base}/account/orders/{token}?note=q-7f3a9c",
@@ -140,15 +134,9 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
         )
         assert response.status_code == 200
         assert response.headers["X-Request-ID"] == "visit-42"
-    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
     # A doubled slash is a plain 404, neither a redirect nor a logged token.
     doubled = requests.get(f"{served.base}/account/orders//{token}", timeout=10)
     assert doubled.status_code == 404 and not doubled.history
-
-    metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-    assert 'portal_requests_total{endpoint="account.order",status="200"} 3.0' in metrics
-    assert 'portal_upstream_calls_total{status="200"} 1.0' in metrics
-    assert 'portal_cache_total{result="hit"} 2.0' in metrics
 
     served.process.terminate()
     served.process.wait(30)
@@ -161,11 +149,3 @@ def test_serve_logs_json_without_tokens_and_counts_metrics(portal, httpserver) -
     assert visits[0]["path"].startswith("/account/orders/~")
     assert visits[0]["status"] == 200
     assert all(line["request_id"] for line in access)
-
-
-def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> None:
-    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
-    assert requests.get(f"{served.base}/metrics", timeout=5).status_code == 404
-    served.process.terminate()
-    served.process.wait(30)
-    assert not any("metrics on" in line["message"] for line in served.lines())
