@@ -185,3 +185,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: a benchmark prints only its results."""
+
+
+def main() -> None:
+    """Serve the stand-in until interrupted: ``python -m bench.standin --port 5001``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.standin", description=main.__doc__
+    )
+    parser.add_argument("--port", type=int, default=5001, help="loopback port")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds before each answer"
+    )
+    args = parser.parse_args()
+    server = StandIn(args.port, args.latency)
+    print(f"Stand-in Fileflare on {server.url}: tokens example, good*, lines-N, fail*")
+    print(f"  DOWNLOADS_PORTAL_API_BASE_URL={server.url} downloads-portal run")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

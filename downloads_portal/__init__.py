@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     account,
@@ -16,14 +17,16 @@ from . import (
     limits,
     logs,
     metrics,
-    orders,
+    pages,
     preview,
     proxy,
     security,
+    store,
     themes,
 )
 from .breaker import Breaker, Thresholds
 from .breaker_storage import breaker_storage
+from .fixtures.scenarios import FixtureSource
 from .upstream import FileflareClient, OrderSource
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -59,7 +62,14 @@ DEFAULTS: dict[str, Any] = {
     "NOT_FOUND_RATE_LIMIT": "20 per minute",
     "PROXY_FIX_X_FOR": 0,
     "DEFAULT_LOCALE": "en",
+    # Read by gunicorn_conf, for serving.
+    "LOG_LEVEL": "info",
+    "METRICS_PORT": None,
+    "METRICS_HOST": "127.0.0.1",
 }
+
+#: Every setting may come from a variable named with this prefix and ``_``.
+ENV_PREFIX = "DOWNLOADS_PORTAL"
 
 
 def resource_dir(name: str) -> str:
@@ -79,8 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("DOWNLOADS_PORTAL")
+    load_settings(app.config)
     if config is not None:
         app.config.from_mapping(config)
     if app.config["PREVIEW"]:
@@ -94,13 +103,35 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     errors.init_app(app)
     limits.init_app(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Read the client's address from the PROXY_FIX_X_FOR hops our proxies add."""
+    hops = int(app.config["PROXY_FIX_X_FOR"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+
+
+def load_settings(config: Config) -> None:
+    """Fill ``config`` with the defaults, then the DOWNLOADS_PORTAL_* variables
+    (each read as JSON where it parses, else as text)."""
+    config.from_mapping(DEFAULTS)
+    config.from_prefixed_env(ENV_PREFIX)
+
+
+def settings() -> Config:
+    """Return the settings as the app reads them, without an app (for gunicorn)."""
+    config = Config(str(PACKAGE_DIR))
+    load_settings(config)
+    return config
 
 
 def make_source(app: Flask) -> OrderSource:
     """Return the upstream the app fetches orders from: Fileflare, or the fixtures."""
     if app.config["PREVIEW"]:
-        return preview.FixtureSource()
+        return FixtureSource()
     return FileflareClient(
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
@@ -131,7 +162,8 @@ def register_extensions(app: Flask, source: OrderSource) -> None:
     languages.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
-    orders.init_app(app, source)
+    store.init_app(app, source)
+    pages.init_app(app)
     security.init_app(app)
 
 

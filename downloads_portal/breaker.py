@@ -89,6 +89,13 @@ class Breaker:
         metrics.breaker_state(state)
         return state
 
+    def refusal(self) -> Refused | None:
+        """Return the refusal a call would meet now while open, else None (a
+        half-open breaker's probe is left for the call itself to take)."""
+        until = self.storage.opened_until()
+        left = until - time.time() if until else 0.0
+        return self._refuse(OPEN, left) if left > 0 else None
+
     def before_call(self, probe_seconds: float) -> bool:
         """Let a call through or raise Refused; return whether it is the probe."""
         until = self.storage.opened_until()

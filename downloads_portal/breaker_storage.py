@@ -21,7 +21,7 @@ from typing import TypeVar
 import redis
 from flask import Flask
 
-from .orders import backend_is, redis_options
+from .store.backend import backend_is, cache_folder, redis_options
 
 log = logging.getLogger(__name__)
 
@@ -173,17 +173,7 @@ class RedisStorage:
     def close(self, bucket: int) -> None:
         """Close, and start the window afresh after ``bucket``."""
         self.memory.close(bucket)
-        closed = str(bucket)
-        keys = ("open", "probe")
-        self._try(
-            lambda: None,
-            lambda: (
-                self.client.pipeline()
-                .delete(*(self.prefix + k for k in keys))
-                .set(self.prefix + "closed", closed, ex=86400)
-                .execute()
-            ),
-        )
+        self._try(lambda: None, lambda: self._close(bucket))
 
     def take_probe(self, seconds: float) -> bool:
         """SET NX the probe's key for ``seconds``."""
@@ -205,6 +195,12 @@ class RedisStorage:
             lambda: self._record(order, failed, bucket, window),
         )
 
+    def _close(self, bucket: int) -> None:
+        pipe = self.client.pipeline()
+        pipe.delete(self.prefix + "open", self.prefix + "probe")
+        pipe.set(self.prefix + "closed", str(bucket), ex=86400)
+        pipe.execute()
+
     def _opened_until(self) -> float:
         value = self.client.get(self.prefix + "open")
         return float(value) if value else 0.0
@@ -216,7 +212,8 @@ class RedisStorage:
         pipe = self.client.pipeline()
         for kind in ("called", "failed")[: 1 + failed]:
             key = f"{self.prefix}{kind}:{bucket}"
-            pipe.pfadd(key, order).expire(key, ttl)
+            pipe.pfadd(key, order)
+            pipe.expire(key, ttl)
         pipe.get(self.prefix + "closed")
         closed = pipe.execute()[-1]
         if not failed:
@@ -245,6 +242,5 @@ def breaker_storage(app: Flask) -> MemoryStorage | RedisStorage:
         client = redis.Redis.from_url(url, **options)
         return RedisStorage(client, app.config["CACHE_KEY_PREFIX"])
     if backend_is(app, "FileSystemCache"):
-        cache_dir = app.config["CACHE_DIR"] or os.path.join(app.instance_path, "cache")
-        return FolderStorage(os.path.normpath(cache_dir) + ".breaker")
+        return FolderStorage(os.path.normpath(cache_folder(app)) + ".breaker")
     return MemoryStorage()

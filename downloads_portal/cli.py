@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from werkzeug.serving import WSGIRequestHandler
+
+from . import logs
+
+#: Where ``run`` writes its access lines, as gunicorn's workers do.
+ACCESS_LOG = logging.getLogger("downloads_portal.access")
 
 
 class Server(BaseApplication):
@@ -41,15 +49,47 @@ def main() -> None:
     """Serve the customer download page."""
 
 
+class DevRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler, writing the access line gunicorn's workers write."""
+
+    def run_wsgi(self) -> None:
+        """Serve one request, timed for its access line."""
+        self.started = time.perf_counter()
+        super().run_wsgi()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log the request as one JSON line, with its id and without colours."""
+        environ = getattr(self, "environ", {"REQUEST_METHOD": self.command})
+        seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
+        logs.access(ACCESS_LOG, environ, str(code), seconds, size)
+
+
+def address(host: str, port: int) -> str:
+    """Return the URL of a server listening on ``host`` and ``port``."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
 @main.command()
 @HOST
 @PORT
 def run(host: str, port: int) -> None:
-    """Run the development server against the configured upstream."""
-    from . import create_app, logs
+    """Run the development server against the configured upstream.
 
-    logs.configure()
-    create_app().run(host=host, port=port)
+    The upstream is DOWNLOADS_PORTAL_API_BASE_URL (Fileflare unless set). To try
+    it against the stand-in on this machine, start `python -m bench.standin
+    --port 5001` and set DOWNLOADS_PORTAL_API_BASE_URL=http://127.0.0.1:5001.
+    """
+    from . import create_app, settings
+
+    logs.configure(str(settings()["LOG_LEVEL"]).upper())
+    app = create_app()
+    base = address(host, port)
+    click.echo(f"Orders:  {base}/account/orders/<token>")
+    click.echo(f"Health:  {base}/healthz")
+    click.echo(f"Upstream: {app.config['API_BASE_URL']}")
+    click.echo("Log lines are JSON, on stderr. Ctrl+C stops.")
+    app.run(host=host, port=port, request_handler=DevRequestHandler)
 
 
 @main.command()
@@ -60,8 +100,7 @@ def preview(host: str, port: int) -> None:
     from . import create_app
 
     app = create_app({"PREVIEW": True})
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Preview: http://{shown}:{port}/preview")
+    click.echo(f"Preview: {address(host, port)}/preview")
     click.echo("Templates and stylesheets reload on every request. Ctrl+C stops.")
     app.run(host=host, port=port)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from requests import certs
+import certifi
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -131,7 +131,7 @@ class DeadlineAdapter(HTTPAdapter):
         # urllib3 bound ssl.SSLContext when gunicorn's master imported it, before
         # gevent patched the worker: a context made here is gevent's, cooperative.
         kwargs.setdefault(
-            "ssl_context", ssl.create_default_context(cafile=certs.where())
+            "ssl_context", ssl.create_default_context(cafile=certifi.where())
         )
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}

@@ -7,6 +7,7 @@ import math
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import gettext, lazy_gettext
+from jinja2 import Template
 from werkzeug.exceptions import HTTPException
 
 from .upstream import UpstreamError, UpstreamUnavailable
@@ -33,7 +34,7 @@ STATUS_NAMES = {
 
 def render_error(status: int, **context: object) -> Response:
     """Render the page for ``status``, falling back to plain text if that fails."""
-    names = [f"errors/{status}.html", "errors/error.html"]
+    names: list[str | Template] = [f"errors/{status}.html", "errors/error.html"]
     try:
         body = render_template(names, status=status, **context)
     except Exception:
@@ -45,7 +46,7 @@ def render_error(status: int, **context: object) -> Response:
 def plain_error(status: int) -> str:
     """Say what went wrong in plain text, in English if even translating fails."""
     try:
-        text = gettext("Error %(status)s. Please try again later.", status=status)
+        text = str(gettext("Error %(status)s. Please try again later.", status=status))
     except Exception:
         text = f"Error {status}. Please try again later."
     return text + "\n"

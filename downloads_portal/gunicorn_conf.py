@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import datetime
 import glob
-import json
 import math
 import os
 import tempfile
 import warnings
+from collections.abc import MutableMapping
 from typing import Any
 
 from gunicorn import glogging
+from gunicorn.http import Request
+from gunicorn.http.wsgi import Response
 
-from . import DEFAULTS, logs
-from .security import redact
-
-
-def setting(name: str) -> Any:
-    """Read a DOWNLOADS_PORTAL_* variable as the app does: JSON where it parses."""
-    value = os.environ.get(f"DOWNLOADS_PORTAL_{name}")
-    if value is None:
-        return DEFAULTS.get(name)
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+from . import logs, proxy, settings
 
 
 def cores() -> int:
@@ -43,37 +33,30 @@ def cores() -> int:
 class AccessLog(glogging.Logger):
     """gunicorn's logger, with an access line that holds no query and no token."""
 
-    def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
+    def access(
+        self,
+        resp: Response,
+        req: Request,
+        environ: MutableMapping[str, Any],
+        request_time: datetime.timedelta,
+    ) -> None:
         """Log one JSON access line, its path redacted and its query left out."""
         if not (self.cfg.accesslog or self.cfg.logconfig_dict):
             return
-        headers = {name.lower(): value for name, value in resp.headers}
-        status = str(resp.status).split(None, 1)[0]
-        method = environ.get("REQUEST_METHOD", "-")
-        path = redact(environ.get("PATH_INFO", ""))
-        self.access_log.info(
-            "%s %s %s",
-            method,
-            path,
-            status,
-            extra={
-                "request_id": headers.get("x-request-id"),
-                "method": method,
-                "path": path,
-                "status": int(status) if status.isdigit() else status,
-                "duration_ms": round(request_time / datetime.timedelta(milliseconds=1)),
-                "bytes": getattr(resp, "sent", None),
-                "remote": environ.get("REMOTE_ADDR"),
-            },
+        logs.access(
+            self.access_log,
+            environ,
+            status=str(resp.status).split(None, 1)[0],
+            seconds=request_time.total_seconds(),
+            size=getattr(resp, "sent", None),
         )
 
 
-API_TIMEOUT = float(setting("API_TIMEOUT"))
-METRICS_PORT = setting("METRICS_PORT")
-METRICS_HOST = setting("METRICS_HOST") or "127.0.0.1"
-if METRICS_PORT and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # Before prometheus_client is imported anywhere: workers inherit it.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="portal-metrics-")
+#: The app's settings, read the app's way: defaults, then DOWNLOADS_PORTAL_*.
+SETTINGS = settings()
+API_TIMEOUT = float(SETTINGS["API_TIMEOUT"])
+METRICS_PORT = SETTINGS["METRICS_PORT"]
+METRICS_HOST = str(SETTINGS["METRICS_HOST"] or "127.0.0.1")
 
 bind = ["127.0.0.1:8000"]
 workers = min(2 * cores() + 1, 12)
@@ -95,16 +78,32 @@ accesslog = "-"
 # Several instances may share a machine and a home folder; nothing uses the socket.
 control_socket_disable = True
 logger_class = AccessLog
-loglevel = str(setting("LOG_LEVEL") or "info")
+loglevel = str(SETTINGS["LOG_LEVEL"] or "info")
 logconfig_dict = logs.logging_config(loglevel.upper())
 
 
 def on_starting(server: Any) -> None:
-    """Clear the metrics a previous run left behind."""
+    """Before any worker starts: give the metrics a folder, and say what is missing.
+
+    What the master says here is said once, not again by every worker.
+    """
+    if METRICS_PORT:
+        metrics_folder()
+    proxy.warn_without_secret(SETTINGS)
+
+
+def metrics_folder() -> str:
+    """Name the folder where workers write their metrics, emptied of a past run's.
+
+    Set before prometheus_client is imported anywhere: the workers inherit it.
+    """
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if METRICS_PORT and folder:
-        for path in glob.glob(os.path.join(folder, "*.db")):
-            os.remove(path)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="portal-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    for path in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(path)
+    return folder
 
 
 def when_ready(server: Any) -> None:

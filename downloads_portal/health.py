@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from .orders import get_store
+from .store import get_store
 
 bp = Blueprint("health", __name__)
 

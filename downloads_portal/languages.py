@@ -179,7 +179,8 @@ def catalogue() -> NullTranslations:
     found = g.get("_portal_catalogue")
     if found is None or found[0] is not locale:
         found = g._portal_catalogue = (locale, get_translations())
-    return found[1]
+    translations: NullTranslations = found[1]
+    return translations
 
 
 def gettext_text(message: str) -> Markup:

@@ -7,6 +7,7 @@ import logging
 import logging.config
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,12 @@ from .security import redact
 #: An incoming ``X-Request-ID`` is kept when it looks like this, else replaced.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
 
+#: Where a request's id is kept in its WSGI environ, for the server's access line.
+REQUEST_ID_KEY = "downloads_portal.request_id"
+
+# A terminal's colour codes, which werkzeug puts in its messages.
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
 #: Fields a record may carry as ``extra`` that belong in the JSON line.
 EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
 
@@ -24,7 +31,8 @@ EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote")
 def request_id() -> str | None:
     """Return the current request's id, outside a request None."""
     if has_request_context():
-        return g.get("request_id")
+        value: str | None = g.get("request_id")
+        return value
     return None
 
 
@@ -49,7 +57,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact(_ANSI_CODE.sub("", record.getMessage())),
             "request_id": getattr(record, "request_id", None),
         }
         for name in EXTRA_FIELDS:
@@ -83,6 +91,33 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
+def access(
+    logger: logging.Logger,
+    environ: Mapping[str, Any],
+    status: str,
+    seconds: float,
+    size: int | str | None,
+) -> None:
+    """Log the access line of one answered request: no query, tokens redacted."""
+    method = environ.get("REQUEST_METHOD", "-")
+    path = redact(environ.get("PATH_INFO", ""))
+    logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "request_id": environ.get(REQUEST_ID_KEY),
+            "method": method,
+            "path": path,
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": round(seconds * 1000),
+            "bytes": size,
+            "remote": environ.get("REMOTE_ADDR"),
+        },
+    )
+
+
 def configure(level: str = "INFO") -> None:
     """Log JSON lines to stderr."""
     logging.config.dictConfig(logging_config(level))
@@ -94,6 +129,7 @@ def _assign_request_id() -> None:
         g.request_id = incoming
     else:
         g.request_id = uuid.uuid4().hex
+    request.environ[REQUEST_ID_KEY] = g.request_id
 
 
 def _echo_request_id(response: Response) -> Response:

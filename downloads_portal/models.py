@@ -126,6 +126,50 @@ def parse_order(payload: Any) -> Order:
     )
 
 
+def order_body(order: Order) -> dict[str, Any]:
+    """Return the JSON body that ``parse_order`` reads back as ``order``."""
+    return {
+        "order": {
+            "order_number": order.number,
+            "lines": [
+                {
+                    "product": _product_body(line.product),
+                    "assets": _assets_body(line.assets),
+                }
+                for line in order.lines
+            ],
+            "assets": _assets_body(order.assets),
+        },
+        "text": {"title": order.title, "text": order.message_html},
+    }
+
+
+def _product_body(product: Product) -> dict[str, Any]:
+    return {
+        "name": product.name,
+        "variant_name": product.variant_name,
+        "id": product.id,
+        "sku": product.sku,
+    }
+
+
+def _assets_body(assets: tuple[Asset, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "limits": {"downloaded": a.limits.downloaded, "limit": a.limits.limit},
+            "data": {
+                "id": a.id,
+                "filename": a.filename,
+                "size": a.size,
+                "is_file": a.is_file,
+                "is_link": a.is_link,
+                "url": a.url,
+            },
+        }
+        for a in assets
+    ]
+
+
 def sanitize_message(html: str) -> str | None:
     """Keep only the merchant's paragraphs, emphasis and http(s) links."""
     cleaned = nh3.clean(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -9,16 +10,17 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter
 
 from . import themes
 from .account import order_page
 from .languages import path_prefix_locale
-from .security import Verbatim, safe_url, valid_token
+from .security import valid_token
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,10 @@ SINGLE_PARAMS = ("signature", "timestamp", "shop")
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
 
-#: The element that holds a fragment (templates/proxy/fragment.html).
-FRAGMENT_SELECTOR = "#downloads-portal"
-
 LIQUID_CONTENT_TYPE = "application/liquid; charset=utf-8"
 
-# Never inlined: text that would end the <style> element or run as Liquid.
-_UNSAFE_IN_STYLE = re.compile(r"</|\{\{|\{%")
+#: The methods the catch-all route takes, so that they too are signed and Liquid.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class BadSignature(Exception):
@@ -59,14 +58,6 @@ class ProxyRequest:
     #: The storefront's language from ``/fr/apps/downloads``; a ``locale``
     #: parameter in the signed query is read as ``?locale=`` (languages.py).
     locale: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How proxy pages load the stylesheets: URLs on our host, or inline."""
-
-    stylesheet_urls: tuple[str, ...]
-    inline_css: Verbatim | None
 
 
 def parse_query(query: bytes) -> list[tuple[str, str]]:
@@ -154,19 +145,17 @@ def login_url(path_prefix: str, token: str) -> str:
     return "/account/login?return_url=" + quote(back, safe="")
 
 
-def proxied() -> bool:
-    """Whether the request came through the app proxy's URL, routed or not."""
-    prefix = bp.url_prefix or ""
-    return request.path == prefix or request.path.startswith(prefix + "/")
+class Below(BaseConverter):
+    """The rest of a path under the proxy, slashes and all, so that every URL and
+    method there reaches the blueprint and its hooks (no routing 404 or 405)."""
+
+    regex = ".*"
+    part_isolating = False
 
 
-# The hooks below are the app's, not the blueprint's, so that they run before the
-# rate limiter's and also for a URL under /proxy that matches no route (405, 404).
-@bp.before_app_request
+@bp.before_request
 def check_signature() -> None:
     """Refuse every request Shopify did not sign recently, before anything else."""
-    if not proxied():
-        return
     g.embedded = True
     config = current_app.config
     keys = secrets(config.get("SHOPIFY_API_SECRET"))
@@ -190,19 +179,16 @@ def check_signature() -> None:
     )
 
 
-@bp.after_app_request
+@bp.after_request
 def answer_as_liquid(response: Response) -> Response:
     """Have Shopify render every answer, error pages included, inside the theme."""
-    if proxied():
-        response.content_type = LIQUID_CONTENT_TYPE
+    response.content_type = LIQUID_CONTENT_TYPE
     return response
 
 
-@bp.app_context_processor
+@bp.context_processor
 def layout_context() -> dict[str, Any]:
     """Give the shared templates the proxy's layout and stylesheet."""
-    if not proxied():
-        return {}
     settings = current_app.extensions["proxy"]
     standalone = current_app.config["PROXY_STANDALONE"]
     return {
@@ -228,52 +214,32 @@ def order(token: str) -> str:
     return order_page(token)
 
 
-@bp.get("", strict_slashes=False, merge_slashes=False)
-@bp.get("/<path:rest>", merge_slashes=False)
-def elsewhere(rest: str = "") -> str:
-    """Answer any other path under the proxy with the not-found page, as Liquid."""
+@bp.route("", methods=METHODS, strict_slashes=False, merge_slashes=False)
+@bp.route("/<below:rest>", methods=METHODS, merge_slashes=False)
+def elsewhere(rest: str = "") -> NoReturn:
+    """Answer any other path or method under the proxy with its error page."""
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
     raise NotFound()
 
 
-def stylesheet_settings(app: Flask) -> Settings:
-    """Link the stylesheets (a theme's included) from PUBLIC_URL, or read them."""
-    names = themes.stylesheets(app)
-    public_url = app.config.get("PUBLIC_URL")
-    if public_url:
-        url = safe_url(str(public_url))
-        if url is not None:
-            parts = urlsplit(url)
-            root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-            base = root + (app.static_url_path or "")
-            return Settings(tuple(f"{base}/{name}" for name in names), None)
-        log.warning("PUBLIC_URL is not an http(s) URL; the proxy inlines its styles")
-    css = "\n".join(
-        themes.static_path(app, name).read_text(encoding="utf-8") for name in names
-    )
-    if _UNSAFE_IN_STYLE.search(css):
-        log.warning("a stylesheet holds '</', '{{' or '{%'; proxy pages go unstyled")
-        return Settings((), None)
-    if not app.config["PROXY_STANDALONE"]:
-        css = scoped(css)
-    return Settings((), Verbatim(css))
+def warn_without_secret(config: Mapping[str, Any]) -> None:
+    """Say, once per process, that without a secret the proxy refuses everybody.
 
-
-def scoped(css: str) -> str:
-    """Confine the stylesheet to the fragment, so the theme around it keeps its looks.
-
-    The page's ``:root`` settings move to the fragment itself; rules for ``body`` and
-    other elements outside it match nothing. Browsers without ``@scope`` skip the
-    whole block and show the fragment in the theme's own styles.
+    gunicorn's master says it before it starts the workers, which then keep quiet.
     """
-    inner = re.sub(r":root\b", ":scope", css)
-    return f"@scope ({FRAGMENT_SELECTOR}) {{\n{inner}\n}}\n"
+    if not secrets(config.get("SHOPIFY_API_SECRET")) and not config.get("PREVIEW"):
+        _say_once("SHOPIFY_API_SECRET is not set: the app proxy refuses every request")
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    log.warning("%s", message)
 
 
 def init_app(app: Flask) -> None:
     """Register the proxy and warn when it cannot trust anybody."""
-    app.extensions["proxy"] = stylesheet_settings(app)
-    if not secrets(app.config.get("SHOPIFY_API_SECRET")) and not app.config["PREVIEW"]:
-        log.warning(
-            "SHOPIFY_API_SECRET is not set: the app proxy refuses every request"
-        )
+    app.extensions["proxy"] = themes.proxy_stylesheets(app)
+    app.url_map.converters["below"] = Below
+    warn_without_secret(app.config)
     app.register_blueprint(bp)

@@ -129,6 +129,9 @@ class OrderSource(Protocol):
     def fetch(self, token: str) -> Order:
         """Return the order for ``token`` or raise an UpstreamError."""
 
+    def refusal(self) -> UpstreamRefused | None:
+        """Return why a fetch would not be made now (the breaker is open), or None."""
+
 
 class FileflareClient:
     """Fetch orders from Fileflare over one pooled, retrying session.
@@ -197,6 +200,13 @@ class FileflareClient:
             log.debug(
                 "upstream call for order %s took %.3fs", ref, time.monotonic() - started
             )
+
+    def refusal(self) -> UpstreamRefused | None:
+        """Return why a fetch would not be made now (the breaker is open), or None."""
+        refused = self.breaker.refusal() if self.breaker else None
+        if refused is None:
+            return None
+        return UpstreamRefused(str(refused), retry_after=refused.retry_after)
 
     def _admit(self) -> bool:
         """Ask the breaker, if any; return whether this call is its probe."""

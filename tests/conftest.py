@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import pytest
 import redis
 import requests
-from flask import Flask
+from flask import Flask, template_rendered
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -144,6 +144,17 @@ def instance_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     instance = tmp_path / "instance"
     monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
     return instance
+
+
+def renders(app: Flask) -> list[str]:
+    """Record the names of the templates ``app`` renders."""
+    rendered: list[str] = []
+    template_rendered.connect(
+        lambda sender, template, context, **extra: rendered.append(template.name),
+        app,
+        weak=False,
+    )
+    return rendered
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from downloads_portal import create_app
-from downloads_portal.preview import SCENARIOS
+from downloads_portal.fixtures.scenarios import SCENARIOS
 
 from .conftest import (
     AXE,

@@ -21,8 +21,8 @@ from babel.messages.pofile import read_po, write_po
 from flask_babel import force_locale, ngettext
 
 from downloads_portal import create_app, fixtures, languages
+from downloads_portal.fixtures.scenarios import SCENARIOS
 from downloads_portal.models import parse_order
-from downloads_portal.preview import SCENARIOS
 
 from .conftest import ORDERS_PATH, SECRET, TOKEN, shopify_params, signed, text_of
 

@@ -52,3 +52,10 @@ def test_every_line_of_a_request_carries_its_id(client, serve, log_lines) -> Non
     assert all(line["request_id"] == "visit-9" for line in lines)
     assert any(line["level"] == "WARNING" for line in lines)
     assert all(TOKEN not in json.dumps(line) for line in lines)
+
+
+def test_colour_codes_never_reach_a_line() -> None:
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "\x1b[33mPress CTRL+C\x1b[0m", (), None
+    )
+    assert json.loads(JsonFormatter().format(record))["message"] == "Press CTRL+C"

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from downloads_portal import create_app, fixtures
-from downloads_portal.orders import cache_key
+from downloads_portal.store import cache_key
 
-from .conftest import ORDERS_PATH, TOKEN, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, renders, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
 
@@ -174,27 +174,15 @@ def test_a_remembered_404_is_kept_by_the_process_too(app, serve, monkeypatch) ->
 
 
 def test_process_copies_are_bounded() -> None:
-    from downloads_portal.orders import Entry, LocalEntries
+    from downloads_portal.store.cache import Entry
+    from downloads_portal.store.local import LocalEntries
 
     local = LocalEntries(size=2)
     for name in ("a", "b", "c"):
         local.keep(name, Entry(None, time.time()))
     assert local.get("a") is None
     assert local.get("b") is not None and local.get("c") is not None
-    assert LocalEntries(size=0).keep("a", Entry(None, 1.0)).entry.fetched_at == 1.0
-
-
-def renders(app) -> list[str]:
-    """Record the templates the app renders."""
-    from flask import template_rendered
-
-    rendered: list[str] = []
-    template_rendered.connect(
-        lambda sender, template, context, **extra: rendered.append(template.name),
-        app,
-        weak=False,
-    )
-    return rendered
+    assert LocalEntries(size=0).keep("a", Entry(None, 1.0)).fetched_at == 1.0
 
 
 def test_a_fresh_copy_is_rendered_once_per_variant(app, serve) -> None:
@@ -209,8 +197,9 @@ def test_a_fresh_copy_is_rendered_once_per_variant(app, serve) -> None:
     # Another browser preferring German shares that page; English is unchanged.
     assert client.get(URL, headers={"Accept-Language": "de-AT, en"}).text == german
     assert client.get(URL, headers={"Accept-Language": "en-GB"}).text == first
-    client.get(URL + "?utm_source=mail")
-    assert rendered == ["order.html"] * 3
+    # A query parameter the page ignores makes no page of its own.
+    assert client.get(URL + "?utm_source=mail").text == first
+    assert rendered == ["order.html"] * 2
 
 
 def test_stale_pages_are_rendered_every_time(config, httpserver, clock) -> None:
@@ -228,16 +217,16 @@ def test_stale_pages_are_rendered_every_time(config, httpserver, clock) -> None:
 
 
 def test_file_cache_locks_are_exclusive_and_expire(tmp_path) -> None:
-    from downloads_portal.orders import FileLocks
+    from downloads_portal.store.flight import FileLocks
 
     one, other = FileLocks(str(tmp_path)), FileLocks(str(tmp_path))
-    assert one.add("order:abc:lock", "x", timeout=30) is True
-    assert other.add("order:abc:lock", "y", timeout=30) is False
-    assert other.add("order:def:lock", "y", timeout=30) is True
-    one.delete("order:abc:lock")
-    assert other.add("order:abc:lock", "y", timeout=30) is True
+    assert one.acquire("order:abc", 30) is True
+    assert other.acquire("order:abc", 30) is False
+    assert other.acquire("order:def", 30) is True
+    one.release("order:abc")
+    assert other.acquire("order:abc", 30) is True
     # A lock older than its timeout belongs to a fetcher that died.
-    assert one.add("order:abc:lock", "x", timeout=0) is True
+    assert one.acquire("order:abc", 0) is True
     assert all("abc" not in path.name for path in tmp_path.iterdir())
 
 
@@ -277,7 +266,7 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
 
 
 def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:
-    from downloads_portal.orders import FileLocks
+    from downloads_portal.store.flight import FileLocks
 
     config.pop("CACHE_DIR")
     config["CACHE_TYPE"] = "flask_caching.backends.FileSystemCache"

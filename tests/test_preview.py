@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app
-from downloads_portal.preview import SCENARIOS, FixtureSource
+from downloads_portal.fixtures.scenarios import SCENARIOS, FixtureSource
 from downloads_portal.upstream import (
     OrderNotFound,
     UpgradeRequired,

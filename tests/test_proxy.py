@@ -605,3 +605,23 @@ def test_the_signature_is_checked_before_the_limit(config, serve) -> None:
     assert "X-Frame-Options" not in limited.headers
     # A forged request naming the same shopper is refused as forged, not counted.
     assert client.get(URL, headers=shopper).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/proxy/a//b", 404),
+        ("GET", "/proxy/", 404),
+        ("GET", f"/proxy/orders/{TOKEN}/", 404),
+        ("POST", "/proxy", 405),
+        ("DELETE", "/proxy/nope", 405),
+    ],
+)
+def test_every_url_under_the_proxy_is_signed_and_liquid(
+    client, httpserver, method, path, status
+) -> None:
+    assert client.open(path, method=method).status_code == 403
+    response = client.open(f"{path}?{signed()}", method=method)
+    assert response.status_code == status
+    assert response.mimetype == "application/liquid"
+    assert upstream_calls(httpserver) == 0

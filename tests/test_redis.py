@@ -14,7 +14,7 @@ import redis
 from flask import Flask
 
 from downloads_portal import create_app, fixtures
-from downloads_portal.orders import cache_key
+from downloads_portal.store import cache_key
 
 from .conftest import (
     ORDERS_PATH,
@@ -176,7 +176,7 @@ def test_pages_outlive_a_stopped_redis(
     assert upstream_calls(httpserver) == 1
 
     redis_server.stop()
-    with caplog.at_level(logging.WARNING, logger="downloads_portal.orders"):
+    with caplog.at_level(logging.WARNING, logger="downloads_portal.store"):
         for _ in range(3):
             response = client.get(URL)
             assert response.status_code == 200

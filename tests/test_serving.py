@@ -149,3 +149,16 @@ def test_serve_logs_json_without_tokens(portal, httpserver) -> None:
     assert visits[0]["path"].startswith("/account/orders/~")
     assert visits[0]["status"] == 200
     assert all(line["request_id"] for line in access)
+
+
+def test_a_missing_secret_is_said_once_per_start(portal, httpserver) -> None:
+    served = portal(API_BASE_URL=httpserver.url_for("/").rstrip("/"))
+    served.process.terminate()
+    served.process.wait(30)
+    said = [
+        line
+        for line in served.lines()
+        if "SHOPIFY_API_SECRET is not set" in line["message"]
+    ]
+    assert len(said) == 1
+    assert said[0]["level"] == "WARNING"

@@ -1,0 +1,97 @@
+"""The cache backend: which one, Redis options, JSON values, the lock folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import IO, Any
+
+from cachelib.serializers import BaseSerializer
+from flask import Flask
+from flask_caching import Cache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+#: The shared cache of every app this process creates (each app its own backend).
+cache = Cache()
+
+
+class JsonSerializer(BaseSerializer):
+    """Write cache values as JSON and read them back; what is not JSON is a miss.
+
+    It takes the place of cachelib's pickle, which runs whatever code a value
+    names: whoever could write a key would run code in every worker reading it.
+    """
+
+    def dumps(self, value: Any, *args: Any, **kwargs: Any) -> bytes:
+        """Return ``value`` as JSON bytes."""
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    def loads(self, bvalue: Any, *args: Any, **kwargs: Any) -> Any:
+        """Return the value in ``bvalue``, or None for nothing or not JSON."""
+        if not isinstance(bvalue, bytes | bytearray | str):
+            return None
+        try:
+            return json.loads(bvalue)
+        except (ValueError, RecursionError):
+            # ValueError covers bad JSON and bytes that are not UTF-8.
+            return None
+
+    def dump(self, value: Any, f: IO[bytes], *args: Any, **kwargs: Any) -> None:
+        """Write ``value`` to a cache file."""
+        f.write(self.dumps(value))
+
+    def load(self, f: IO[bytes], *args: Any, **kwargs: Any) -> Any:
+        """Read a cache file's value."""
+        return self.loads(f.read())
+
+
+def backend_is(app: Flask, name: str) -> bool:
+    """Whether CACHE_TYPE names flask-caching's ``name`` backend, however spelled."""
+    return str(app.config["CACHE_TYPE"]).lower().endswith(name.lower())
+
+
+def redis_options(timeout: float) -> dict[str, Any]:
+    """Return Redis client options that give up after ``timeout``, without retries."""
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+
+
+def lock_seconds(api_timeout: float) -> int:
+    """Return how long a fetch may hold its lock: the client's deadline, and one."""
+    return math.ceil(3 * api_timeout) + 1
+
+
+def file_lock_folder(app: Flask) -> str | None:
+    """Return where a file cache's fetch locks go, or None for other backends."""
+    if backend_is(app, "FileSystemCache"):
+        # Beside the cache's folder: cachelib takes every file inside as an entry.
+        return os.path.normpath(str(app.config["CACHE_DIR"])) + ".locks"
+    return None
+
+
+def cache_folder(app: Flask) -> str:
+    """Return the file cache's folder: ``CACHE_DIR``, else one per installation, so
+    every worker on the machine shares it."""
+    return str(app.config["CACHE_DIR"] or os.path.join(app.instance_path, "cache"))
+
+
+def init_cache(app: Flask) -> Cache:
+    """Set up the app's cache: JSON values, Redis that gives up, a file folder."""
+    if backend_is(app, "RedisCache"):
+        options = redis_options(float(app.config["REDIS_TIMEOUT"]))
+        app.config["CACHE_OPTIONS"] = {**options, **(app.config["CACHE_OPTIONS"] or {})}
+    if backend_is(app, "FileSystemCache"):
+        app.config["CACHE_DIR"] = cache_folder(app)
+    app.config["CACHE_SERIALIZER"] = JsonSerializer
+    cache.init_app(app)
+    backend = app.extensions["cache"][cache]
+    if hasattr(backend, "_update_count"):
+        # cachelib counted the folder's files before the serializer was swapped in,
+        # so that count was written as a pickle: write it again, as JSON.
+        backend._update_count(value=len(list(backend._list_dir())))
+    return cache

@@ -1,0 +1,185 @@
+"""The shared cache: JSON entries under hashed keys, its failures made misses."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+from flask_caching import Cache
+
+from .. import metrics
+from ..models import InvalidOrder, Order, order_body, parse_order
+from ..upstream import (
+    OrderNotFound,
+    UpgradeRequired,
+    UpstreamError,
+    UpstreamInvalid,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Part of every key and entry: bump it when an entry or the models change shape,
+#: so a new release never reads what an older one wrote.
+CACHE_VERSION = 2
+
+#: How long a failing cache is left alone before it is tried again.
+CACHE_RETRY_SECONDS = 1.0
+#: The least time between two "cache unavailable" warnings of one process.
+WARN_EVERY_SECONDS = 60.0
+
+#: The failures a waiter may be told of, by name.
+ERRORS: dict[str, type[UpstreamError]] = {
+    cls.__name__: cls
+    for cls in (
+        UpstreamError,
+        OrderNotFound,
+        UpgradeRequired,
+        UpstreamUnavailable,
+        UpstreamInvalid,
+    )
+}
+
+
+def cache_key(token: str) -> str:
+    """Return the cache key for a token; the token itself never leaves here."""
+    return f"order:v{CACHE_VERSION}:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _time(value: Any) -> float | None:
+    """Read a timestamp from JSON: a number, and not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the cache holds for one token: an order, or None for "not found"."""
+
+    order: Order | None
+    fetched_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the entry as JSON data: the order as the upstream sends it."""
+        body = None if self.order is None else order_body(self.order)
+        return {"version": CACHE_VERSION, "fetched_at": self.fetched_at, "order": body}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Entry | None:
+        """Read an entry back, checked as the upstream's answer is; else None."""
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+            return None
+        fetched_at = _time(data.get("fetched_at"))
+        if fetched_at is None:
+            return None
+        if data.get("order") is None:
+            return cls(None, fetched_at)
+        try:
+            return cls(parse_order(data["order"]), fetched_at)
+        except InvalidOrder:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A fetch that failed, kept briefly for the callers that waited on it."""
+
+    error: UpstreamError
+    failed_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the failure as its kind, message and time."""
+        kind = next(
+            c.__name__ for c in type(self.error).__mro__ if c.__name__ in ERRORS
+        )
+        return {"kind": kind, "message": str(self.error), "failed_at": self.failed_at}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Failure | None:
+        """Read a failure back; anything unknown is None."""
+        if not isinstance(data, dict):
+            return None
+        error = ERRORS.get(str(data.get("kind")))
+        failed_at = _time(data.get("failed_at"))
+        if error is None or failed_at is None:
+            return None
+        return cls(error(str(data.get("message", ""))), failed_at)
+
+
+class SafeCache:
+    """The cache with its errors turned into misses, so a page never fails on it."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.retry_at = 0.0
+        self.warned_at = -math.inf
+        self.failing = False
+
+    def get(self, key: str, read: Callable[[Any], T | None]) -> T | None:
+        """Return the value at ``key`` as ``read`` makes it; what it refuses: None."""
+        data = self._call(None, self.cache.get, key)
+        if data is None:
+            return None
+        value = read(data)
+        if value is None:
+            # Another release's entry, or one written by something else.
+            self._warn("unreadable cache entry, fetching anew")
+        return value
+
+    def set(self, key: str, value: Any, timeout: int) -> None:
+        """Store the JSON ``value`` for ``timeout`` seconds, if the cache answers."""
+        self._call(None, self.cache.set, key, value, timeout=timeout)
+
+    def add(self, key: str, value: Any, timeout: int) -> bool | None:
+        """Store ``value`` unless ``key`` exists; None when the cache cannot say."""
+        return self._call(None, self.cache.add, key, value, timeout=timeout)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``, if the cache answers."""
+        self._call(None, self.cache.delete, key)
+
+    def ping(self) -> bool:
+        """Return whether the cache answers now."""
+        try:
+            self.cache.get("ping")
+        except redis.RedisError:
+            return False
+        return True
+
+    def _call(self, default: T, method: Callable[..., T], *args: Any, **kw: Any) -> T:
+        now = time.monotonic()
+        if now < self.retry_at:
+            return default
+        try:
+            result = method(*args, **kw)
+        except redis.RedisError as exc:
+            self._failed(exc, now)
+            return default
+        if self.failing:
+            self.failing = False
+            log.info("cache reachable again, caching resumes")
+        return result
+
+    def _failed(self, exc: Exception, now: float) -> None:
+        metrics.cache_error()
+        self.failing = True
+        self.retry_at = now + CACHE_RETRY_SECONDS
+        self._warn(
+            f"cache unavailable, serving from the upstream: {type(exc).__name__}: {exc}"
+        )
+
+    def _warn(self, message: str) -> None:
+        """Log a warning, at most once a minute."""
+        now = time.monotonic()
+        if now - self.warned_at >= WARN_EVERY_SECONDS:
+            self.warned_at = now
+            log.warning("%s", message)

@@ -1,0 +1,191 @@
+"""Single flight: one caller fetches an order while the others wait for its answer.
+
+Threads of a process queue on a lock per key; processes and instances sharing a
+cache take a lock in it (``add``, which is ``SET NX`` with an expiry on Redis), or
+a file beside a file cache. A waiter polls the cache for what the fetcher left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Protocol
+
+from .cache import Entry, Failure, SafeCache
+
+#: How often a waiter looks for the fetcher's answer.
+POLL_SECONDS = 0.02
+
+
+class Lock(Protocol):
+    """A lock per key, held for at most ``seconds``."""
+
+    def acquire(self, key: str, seconds: float) -> bool | None:
+        """Take the lock: True if taken, False if another holds it, None if unknown."""
+
+    def release(self, key: str) -> None:
+        """Give the lock back."""
+
+
+class _Slot:
+    """One key's lock and how many threads want it."""
+
+    def __init__(self) -> None:
+        # Made per key at request time, never captured before gevent patches.
+        self.lock = threading.Lock()
+        self.users = 0
+
+
+class KeyLocks:
+    """A lock per key for the threads of one process, dropped when nobody needs it.
+
+    ``acquire`` waits for the lock, at most ``seconds``.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._slots: dict[str, _Slot] = {}
+
+    def acquire(self, key: str, seconds: float) -> bool:
+        """Wait for the key's lock at most ``seconds``; return whether it was taken."""
+        with self._guard:
+            slot = self._slots.setdefault(key, _Slot())
+            slot.users += 1
+        if slot.lock.acquire(timeout=max(seconds, 0.0)):
+            return True
+        self._leave(key, slot)
+        return False
+
+    def release(self, key: str) -> None:
+        """Give the key's lock back."""
+        with self._guard:
+            slot = self._slots[key]
+        slot.lock.release()
+        self._leave(key, slot)
+
+    def _leave(self, key: str, slot: _Slot) -> None:
+        with self._guard:
+            slot.users -= 1
+            if not slot.users:
+                del self._slots[key]
+
+
+class CacheLocks:
+    """Fetch locks in the shared cache itself: ``SET NX`` with an expiry on Redis."""
+
+    def __init__(self, cache: SafeCache) -> None:
+        self.cache = cache
+
+    def acquire(self, key: str, seconds: float) -> bool | None:
+        """Take the lock unless someone holds it; it expires after ``seconds``."""
+        return self.cache.add(f"{key}:lock", 1, timeout=int(seconds))
+
+    def release(self, key: str) -> None:
+        """Give the lock back."""
+        self.cache.delete(f"{key}:lock")
+
+
+class FileLocks:
+    """Fetch locks for the processes sharing a file cache: files made with O_EXCL.
+
+    cachelib's ``FileSystemCache.add`` looks, then writes, so two processes could
+    both think they hold a lock; creating a file exclusively is atomic.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def acquire(self, key: str, seconds: float) -> bool:
+        """Take the lock unless someone holds it; one older than ``seconds``
+        belongs to a fetcher that died and is taken over."""
+        path = self._path(key)
+        for _ in range(2):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                return True
+            except FileExistsError:
+                with suppress(FileNotFoundError):
+                    if time.time() - path.stat().st_mtime < seconds:
+                        return False
+                    path.unlink()
+        return False
+
+    def release(self, key: str) -> None:
+        """Give the lock back."""
+        with suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    def _path(self, key: str) -> Path:
+        # Keys are already hashes of the token; the name only has to be safe.
+        return self.folder / (hashlib.sha256(key.encode()).hexdigest() + ".lock")
+
+
+#: What a fetcher leaves for those waiting on it: an entry, or its failure.
+Left = Entry | Failure
+
+
+class SingleFlight:
+    """Queue the callers of one key: one fetches, the others take its answer."""
+
+    def __init__(
+        self,
+        cache: SafeCache,
+        shared: Lock,
+        seconds: int,
+        fresh: Callable[[Entry], bool],
+    ) -> None:
+        self.cache = cache
+        self.shared = shared
+        self.seconds = seconds
+        self.fresh = fresh
+        self.threads = KeyLocks()
+
+    @contextmanager
+    def turn(self, key: str) -> Iterator[Left | None]:
+        """Wait for the key's fetcher; yield what it left, or None: fetch now."""
+        since = time.time()
+        deadline = time.monotonic() + self.seconds
+        queued = self.threads.acquire(key, self.seconds)
+        try:
+            left, held = self.wait(key, since, deadline)
+            try:
+                yield left
+            finally:
+                if held:
+                    self.shared.release(key)
+        finally:
+            if queued:
+                self.threads.release(key)
+
+    def wait(self, key: str, since: float, deadline: float) -> tuple[Left | None, bool]:
+        """Return what a fetcher left since ``since``, and whether we hold the lock.
+
+        Whoever held the lock before may have fetched; else we wait for the fetcher
+        of another process, until its lock expires or our deadline passes.
+        """
+        while True:
+            held = self.shared.acquire(key, self.seconds)
+            left = self.left(key, since)
+            if left is not None or held is not False or time.monotonic() >= deadline:
+                return left, bool(held)
+            time.sleep(POLL_SECONDS)
+
+    def left(self, key: str, since: float) -> Left | None:
+        """Return a fresh entry, or one fetched or failed since ``since``."""
+        entry = self.cache.get(key, Entry.from_json)
+        if entry is not None and (self.fresh(entry) or entry.fetched_at >= since):
+            return entry
+        failure = self.cache.get(f"{key}:failed", Failure.from_json)
+        if failure is not None and failure.failed_at >= since:
+            return failure
+        return None
+
+    def failed(self, key: str, failure: Failure) -> None:
+        """Tell those already waiting that the fetch failed; never served later."""
+        self.cache.set(f"{key}:failed", failure.to_json(), timeout=self.seconds)
