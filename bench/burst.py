@@ -265,7 +265,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=1.0, help="upstream seconds")
     parser.add_argument("--wave", type=int, default=200, help="orders per hang wave")
     parser.add_argument("--retry-after", type=int, default=20, help="429 seconds")
-    parser.add_argument("--clients", type=int, default=4, help="429 clients")
+    parser.add_argument(
+        "--clients", type=int, default=3, help="429 clients of new orders"
+    )
     parser.add_argument("--timeout", type=float, default=60, help="request seconds")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument(
