@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     upstream = StandIn().start()
     fresh = {"ORDER_CACHE_SECONDS": str(FRESH_SECONDS)}
-    with gunicorn(upstream.url, args.workers, fresh) as (base, master):
+    serve = ["--worker-class", args.worker_class]
+    with gunicorn(upstream.url, args.workers, fresh, serve) as (base, master):
         targets = {"healthz": "/healthz", "example": "/account/orders/example"}
         targets |= {f"lines-{n}": f"/account/orders/lines-{n}" for n in args.sizes}
         started = time.monotonic()
@@ -83,6 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="runs per route")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--worker-class", default="gevent", help="gevent or gthread")
     parser.add_argument(
         "--sizes",
         type=lambda s: [int(n) for n in s.split(",")],
@@ -181,12 +183,19 @@ def markdown(results: dict) -> str:
         f"- memory per worker (RSS): {rss} MiB",
         f"- measured {m['date']} on {m['cores']} cores ({m['cpu']}),"
         f" Python {m['python']}, `downloads-portal serve` with {settings['workers']}"
-        f" gthread workers of {gunicorn_conf.threads} threads,"
+        f" {workers_named(settings['worker_class'])},"
         f" {results['generator']} with {settings['connections']} clients, a new"
         " connection per request,"
         f" {settings['rounds']} x {settings['duration']:g} s per route",
     ]
     return "\n".join(lines)
+
+
+def workers_named(worker_class: str) -> str:
+    """Name the workers as the table's note shows them."""
+    if worker_class == "gthread":
+        return f"gthread workers of {gunicorn_conf.threads} threads"
+    return f"{worker_class} workers"
 
 
 def route_label(name: str) -> str:
