@@ -79,6 +79,8 @@ def test_the_breaker_and_the_slots_are_counted(config, httpserver) -> None:
     source.slots.release()
     assert sample("portal_upstream_slot_waits_total") - waits == 1
     assert sample("portal_upstream_refused_total", reason="busy") - refused["busy"] == 1
+    # Our own congestion leaves the breaker closed.
+    assert app.extensions["upstream_breaker"].state() == "ok"
     assert sample("portal_upstream_breaker_state") == 0
 
     app.extensions["upstream_breaker"].open(20, "a test")

@@ -249,3 +249,20 @@ def test_gevent_workers_end_a_dripping_exchange_at_the_deadline(
     # A byte every 0.3 s never trips the 1 s read timeout: the deadline ends it.
     assert time.monotonic() - started < 3 * 1 + 1
     assert requests.get(f"{served.base}/healthz", timeout=5).status_code == 200
+
+
+def test_gevent_workers_finish_their_requests_on_shutdown(
+    portal, standin, tmp_path
+) -> None:
+    served = portal(API_BASE_URL=standin.url, CACHE_DIR=str(tmp_path / "cache"))
+    standin.latency = 1.5
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            requests.get, f"{served.base}/account/orders/good-late", timeout=30
+        )
+        while not standin.calls["good-late"]:
+            time.sleep(0.02)
+        served.process.terminate()  # SIGTERM: gunicorn's graceful shutdown
+        page = waiting.result()
+    assert page.status_code == 200 and "5 of 10 downloaded" in page.text
+    assert served.process.wait(30) == 0
