@@ -8,17 +8,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import requests
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
-from urllib3.util.retry import Retry
 
 from . import metrics
 from .breaker import Breaker, Refused
 from .deadline import DeadlineAdapter, DeadlineExceeded, deadline
 from .models import InvalidOrder, Order, parse_order
+from .retries import FileflareRetry, retry_after_seconds
 from .security import fingerprint, install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -77,35 +76,6 @@ class UpstreamRefused(UpstreamUnavailable):
     """Fileflare was not asked: the breaker is open, or every slot is taken."""
 
     failing = False
-
-
-class FileflareRetry(Retry):
-    """urllib3's retries, except for an answer that says when to come back: a 429
-    or 5xx with Retry-After is the breaker's to obey, not a reason to ask again."""
-
-    def is_retry(
-        self, method: str, status_code: int, has_retry_after: bool = False
-    ) -> bool:
-        """Retry as urllib3 would, unless the answer carries Retry-After."""
-        if has_retry_after:
-            return False
-        return super().is_retry(method, status_code, has_retry_after)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Read Retry-After, in seconds or as an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def describe(exc: requests.RequestException | HTTPError) -> str:

@@ -16,11 +16,11 @@ from bench.standin import StandIn
 from downloads_portal import create_app, fixtures
 from downloads_portal.breaker import Breaker, Thresholds
 from downloads_portal.breaker_storage import MemoryStorage
+from downloads_portal.retries import retry_after_seconds
 from downloads_portal.upstream import (
     FileflareClient,
     UpstreamRefused,
     UpstreamUnavailable,
-    retry_after_seconds,
 )
 
 from .conftest import ORDERS_PATH, TOKEN, upstream_calls
