@@ -11,8 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     account,
+    downloads,
     errors,
     health,
+    landing,
     languages,
     limits,
     logs,
@@ -22,7 +24,9 @@ from . import (
     proxy,
     security,
     store,
+    storefront,
     themes,
+    wording,
 )
 from .breaker import Breaker, Thresholds
 from .breaker_storage import breaker_storage
@@ -37,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BYTES": 2 * 1024 * 1024,
     "ORDER_CACHE_SECONDS": 30,
     "STALE_ORDER_SECONDS": 86400,
-    "NOT_FOUND_CACHE_SECONDS": 60,
+    "NOT_FOUND_CACHE_SECONDS": 15,
     "CACHE_TYPE": "FileSystemCache",
     "CACHE_DIR": None,
     "CACHE_THRESHOLD": 10000,
@@ -62,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     "NOT_FOUND_RATE_LIMIT": "20 per minute",
     "PROXY_FIX_X_FOR": 0,
     "DEFAULT_LOCALE": "en",
+    "STORE_NAME": None,
+    "STORE_URL": None,
+    "SUPPORT_URL": None,
     # Read by gunicorn_conf, for serving.
     "LOG_LEVEL": "info",
     "METRICS_PORT": None,
@@ -159,7 +166,9 @@ def make_breaker(app: Flask) -> Breaker:
 def register_extensions(app: Flask, source: OrderSource) -> None:
     """Set up the theme, languages, request ids, metrics, cache, store, headers."""
     themes.init_app(app)
+    storefront.init_app(app)
     languages.init_app(app)
+    wording.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
     store.init_app(app, source)
@@ -170,7 +179,9 @@ def register_extensions(app: Flask, source: OrderSource) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach the routes."""
     app.register_blueprint(health.bp)
+    app.register_blueprint(landing.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(downloads.bp)
     proxy.init_app(app)
     if app.config["PREVIEW"]:
         app.register_blueprint(preview.bp)

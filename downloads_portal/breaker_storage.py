@@ -203,7 +203,8 @@ class RedisStorage:
 
     def _opened_until(self) -> float:
         value = self.client.get(self.prefix + "open")
-        return float(value) if value else 0.0
+        # Anything but the text of a number is no time (a server answering nonsense).
+        return float(value) if isinstance(value, bytes) and value else 0.0
 
     def _record(
         self, order: str, failed: bool, bucket: int, window: range

@@ -52,6 +52,13 @@ def main() -> None:
 class DevRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler, writing the access line gunicorn's workers write."""
 
+    environ: dict[str, Any]
+
+    def handle_one_request(self) -> None:
+        """Serve one request of the connection, forgetting the previous one's."""
+        self.environ = {}
+        super().handle_one_request()
+
     def run_wsgi(self) -> None:
         """Serve one request, timed for its access line."""
         self.started = time.perf_counter()
@@ -59,9 +66,17 @@ class DevRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log the request as one JSON line, with its id and without colours."""
-        environ = getattr(self, "environ", {"REQUEST_METHOD": self.command})
+        # No environ: the request line did not parse, and the app never saw it.
+        environ = self.environ or {"REQUEST_METHOD": self.command, "PATH_INFO": ""}
         seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
         logs.access(ACCESS_LOG, environ, str(code), seconds, size)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """Log an error by its kind alone: http.server's messages quote the request."""
+        words = format.split("%", 1)[0].strip(" :,")
+        if format.startswith("code %d") and args:
+            words = f"code {args[0]}"
+        self.log("error", "%s", words)
 
 
 def address(host: str, port: int) -> str:
@@ -97,12 +112,13 @@ def run(host: str, port: int) -> None:
 @PORT
 def preview(host: str, port: int) -> None:
     """Run the designers' gallery: fixture orders, no network, templates reloaded."""
-    from . import create_app
+    from . import create_app, settings
 
+    logs.configure(str(settings()["LOG_LEVEL"]).upper())
     app = create_app({"PREVIEW": True})
     click.echo(f"Preview: {address(host, port)}/preview")
     click.echo("Templates and stylesheets reload on every request. Ctrl+C stops.")
-    app.run(host=host, port=port)
+    app.run(host=host, port=port, request_handler=DevRequestHandler)
 
 
 @main.command()

@@ -32,9 +32,10 @@ STATUS_NAMES = {
 }
 
 
-def render_error(status: int, **context: object) -> Response:
-    """Render the page for ``status``, falling back to plain text if that fails."""
-    names: list[str | Template] = [f"errors/{status}.html", "errors/error.html"]
+def render_error(status: int, page: str | None = None, **context: object) -> Response:
+    """Render the page for ``status`` (or ``errors/<page>.html``), falling back to
+    plain text if that fails."""
+    names: list[str | Template] = [f"errors/{page or status}.html", "errors/error.html"]
     try:
         body = render_template(names, status=status, **context)
     except Exception:

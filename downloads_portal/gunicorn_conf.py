@@ -20,6 +20,7 @@ from gunicorn.http import Request
 from gunicorn.http.wsgi import Response
 
 from . import logs, proxy, settings
+from .security import unknown_path
 
 
 def cores() -> int:
@@ -80,6 +81,11 @@ control_socket_disable = True
 logger_class = AccessLog
 loglevel = str(SETTINGS["LOG_LEVEL"] or "info")
 logconfig_dict = logs.logging_config(loglevel.upper())
+
+
+def pre_request(worker: Any, req: Request) -> None:
+    """Log a request as it starts, at debug, its raw path hidden."""
+    worker.log.debug("%s %s", logs.log_method(req.method), unknown_path(req.path or ""))
 
 
 def on_starting(server: Any) -> None:

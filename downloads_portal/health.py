@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from .store import get_store
+from .store.files import describe
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
@@ -19,7 +25,30 @@ def healthz() -> Response:
 def readyz() -> Response:
     """Say the app can take traffic, never asking Fileflare: a cache that is down
     only costs upstream calls, and with the breaker open cached pages still serve."""
-    cache = "ok" if get_store().cache.ping() else "down"
+    checks = check("cache", cache_state) | check("upstream", breaker_state)
+    return jsonify(status="ready", **checks)
+
+
+def cache_state() -> str:
+    """Say whether the shared cache answers, and takes entries and fetch locks."""
+    store = get_store()
+    if not store.cache.ping():
+        return "down"
+    store.check()
+    return "ok"
+
+
+def check(name: str, probe: Callable[[], str]) -> dict[str, str]:
+    """Run one check; a failure it did not foresee is reported, never a 500."""
+    try:
+        return {name: probe()}
+    except Exception as exc:
+        error = describe(exc) if isinstance(exc, OSError) else type(exc).__name__
+        log.warning("readiness check %s failed: %s", name, error)
+        return {name: "error", f"{name}_error": error}
+
+
+def breaker_state() -> str:
+    """Say what the circuit breaker on Fileflare lets through: ok, open, half-open."""
     breaker = current_app.extensions.get("upstream_breaker")
-    upstream = breaker.state() if breaker is not None else "ok"
-    return jsonify(status="ready", cache=cache, upstream=upstream)
+    return "ok" if breaker is None else str(breaker.state())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import read_mo
 from babel.numbers import format_decimal
 from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, request
@@ -26,6 +27,10 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
 #: The query parameter that names a language outright: ``?locale=de``.
 LOCALE_PARAM = "locale"
+
+#: Every ``%`` in a translation: ``%%``, a placeholder (``%(num)s``, the only kind
+#: our strings use), one that looks like one (``%(num)d``), or a ``%`` as written.
+PERCENT_RE = re.compile(r"%%|%\(([^)]*)\)([A-Za-z]?)|%")
 
 #: What a language tag may look like: ``de``, ``pt-BR``, ``pt_br``, ``zh-Hant-TW``.
 LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
@@ -185,12 +190,64 @@ def catalogue() -> NullTranslations:
 
 def gettext_text(message: str) -> Markup:
     """Translate ``message`` for a template, as text: a catalogue holds no HTML."""
-    return escape(catalogue().ugettext(message))
+    return escape(literal_percents(catalogue().ugettext(message)))
 
 
 def ngettext_text(singular: str, plural: str, n: int) -> Markup:
     """Translate a message with a count for a template, as text."""
-    return escape(catalogue().ungettext(singular, plural, n))
+    return escape(literal_percents(catalogue().ungettext(singular, plural, n)))
+
+
+@lru_cache(maxsize=1024)
+def literal_percents(text: str) -> str:
+    """Double every ``%`` that is not a placeholder, so ``100% safe`` shows as written.
+
+    Jinja formats every translation with ``%``; a theme's bare ``%`` would break
+    the page (``100%``) or garble it (``% s`` is a placeholder to Python).
+    """
+    return PERCENT_RE.sub(_as_written, text)
+
+
+def _as_written(match: re.Match[str]) -> str:
+    if match[0] == "%%" or match[2] == "s":
+        return match[0]
+    return "%" + match[0]
+
+
+def check_catalogues(folder: Path) -> None:
+    """Stop the app on a theme translation whose placeholders are not the string's.
+
+    A placeholder ours does not have (``%(count)s``), or ours written another way
+    (``%(num)d``), would fail on every page that shows the string.
+    """
+    for path in sorted(folder.glob("*/LC_MESSAGES/messages.mo")):
+        with path.open("rb") as file:
+            catalog = read_mo(file)
+        for message in catalog:
+            ids = message.id if isinstance(message.id, list | tuple) else [message.id]
+            known = {name for msgid in ids for name in placeholders(msgid)}
+            strings = message.string
+            texts = strings if isinstance(strings, list | tuple) else [strings]
+            for text in texts:
+                wrong = _wrong_placeholders(text or "", known)
+                if wrong:
+                    raise RuntimeError(
+                        f"{path}: the translation of {ids[0]!r} has {wrong[0]!r},"
+                        f" which is not one of its placeholders {sorted(known)}"
+                    )
+
+
+def placeholders(text: str) -> set[str]:
+    """Name the ``%(name)s`` placeholders in one of our strings."""
+    return {m[1] for m in PERCENT_RE.finditer(text) if m[2] == "s"}
+
+
+def _wrong_placeholders(text: str, known: set[str]) -> list[str]:
+    return [
+        m[0]
+        for m in PERCENT_RE.finditer(text)
+        if m[1] is not None and not (m[2] == "s" and m[1] in known)
+    ]
 
 
 def init_app(app: Flask) -> None:
@@ -199,6 +256,7 @@ def init_app(app: Flask) -> None:
     theme = app.extensions.get("theme_dir")
     if theme is not None:
         folders.append(Path(theme) / "translations")
+        check_catalogues(folders[-1])
     names = {"en"}.union(*(catalogue_names(folder) for folder in folders))
     app.extensions["languages"] = Languages(names, str(app.config["DEFAULT_LOCALE"]))
     # Flask-Babel merges the folders in this order, a later one's strings

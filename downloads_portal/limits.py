@@ -14,7 +14,7 @@ from .store import get_store
 from .store.backend import redis_options
 
 #: Blueprints whose routes look orders up, and share one count per client.
-ORDER_BLUEPRINTS = ("account", "proxy")
+ORDER_BLUEPRINTS = ("account", "downloads", "proxy")
 
 
 def client_address() -> str:

@@ -13,13 +13,21 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from .security import redact
+from .security import redact, route_path, unknown_path
 
 #: An incoming ``X-Request-ID`` is kept when it looks like this, else replaced.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
 
 #: Where a request's id is kept in its WSGI environ, for the server's access line.
 REQUEST_ID_KEY = "downloads_portal.request_id"
+
+#: Where the app leaves, in the WSGI environ, the path as log lines may show it.
+LOG_PATH = "downloads_portal.log_path"
+
+#: Methods written in log lines as they are; any other is a client's made-up word.
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 # A terminal's colour codes, which werkzeug puts in its messages.
 _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
@@ -43,6 +51,32 @@ class RequestId(logging.Filter):
         """Attach the request id to ``record``."""
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id()
+        return True
+
+
+#: The words of an error's description that are gunicorn's own, not the request's.
+_OWN_WORDS = re.compile(r"[A-Za-z ]*")
+
+
+class GunicornRequests(logging.Filter):
+    """Keep what a client sent out of gunicorn's own lines about bad requests.
+
+    gunicorn quotes a request line it cannot parse ("Invalid HTTP request line:
+    'GET /account/orders/... HTTP/9'"), and names the URI of a request that failed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Cut the client's words from ``record``."""
+        message = str(record.msg)
+        if message.startswith("Invalid request from ip="):
+            head, _, detail = record.getMessage().partition(": ")
+            words = _OWN_WORDS.match(detail)
+            kind = words[0].strip() if words else ""
+            record.msg, record.args = f"{head}: {kind or 'unreadable'}", None
+        elif message.startswith("Error handling request") and record.args:
+            uri = record.args[-1] if isinstance(record.args, tuple) else ""
+            record.msg = "Error handling request %s"
+            record.args = (unknown_path(str(uri)),)
         return True
 
 
@@ -73,7 +107,10 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestId}},
+        "filters": {
+            "request_id": {"()": RequestId},
+            "gunicorn_requests": {"()": GunicornRequests},
+        },
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "json": {
@@ -85,7 +122,12 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"level": level, "handlers": ["json"]},
         "loggers": {
-            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.error": {
+                "level": level,
+                "handlers": [],
+                "propagate": True,
+                "filters": ["gunicorn_requests"],
+            },
             "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
         },
     }
@@ -98,9 +140,9 @@ def access(
     seconds: float,
     size: int | str | None,
 ) -> None:
-    """Log the access line of one answered request: no query, tokens redacted."""
-    method = environ.get("REQUEST_METHOD", "-")
-    path = redact(environ.get("PATH_INFO", ""))
+    """Log the access line of one answered request: no query, no path not known safe."""
+    method = log_method(environ.get("REQUEST_METHOD"))
+    path = log_path(environ)
     logger.info(
         "%s %s %s",
         method,
@@ -132,6 +174,51 @@ def _assign_request_id() -> None:
     request.environ[REQUEST_ID_KEY] = g.request_id
 
 
+def log_path(environ: Mapping[str, Any]) -> str:
+    """Return the request's path as log lines show it: what the app said, else hidden.
+
+    Only a route's template and the name of a static file we served are written as
+    they are; any other path, a near miss of an order's URL included, is
+    fingerprinted whole, since it may hold a token.
+    """
+    return environ.get(LOG_PATH) or unknown_path(environ.get("PATH_INFO", ""))
+
+
+def log_method(method: str | None) -> str:
+    """Return the request's method for a log line, or "-" for one we do not know."""
+    return method if method in METHODS else "-"
+
+
+def request_path(status: int | None = None) -> str:
+    """Return the current request's path as a log line may show it.
+
+    A route's values are fingerprinted; a static file is named only once it was
+    served (``status``); a path no route knows is fingerprinted whole.
+    """
+    rule = request.url_rule
+    if rule is None:
+        return unknown_path(request.path)
+    if rule.endpoint == "static" and status is not None and status < 400:
+        return request.path
+    return route_path(rule.rule, request.view_args or {})
+
+
+def _note_log_path(response: Response) -> Response:
+    request.environ[LOG_PATH] = request_path(response.status_code)
+    return response
+
+
+class ExceptionPath(logging.Filter):
+    """Hide the path in Flask's own "Exception on /path [GET]" line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's path as the access log writes it."""
+        if has_request_context() and str(record.msg).startswith("Exception on "):
+            record.msg = "Exception on %s [%s]"
+            record.args = (request_path(), log_method(request.method))
+        return True
+
+
 def _echo_request_id(response: Response) -> Response:
     if "request_id" in g:
         response.headers["X-Request-ID"] = g.request_id
@@ -142,3 +229,7 @@ def init_app(app: Flask) -> None:
     """Give every request an id, and echo it in ``X-Request-ID``."""
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
+    app.after_request(_note_log_path)
+    # Every app of a process shares its logger: one filter is enough.
+    if not any(isinstance(f, ExceptionPath) for f in app.logger.filters):
+        app.logger.addFilter(ExceptionPath())

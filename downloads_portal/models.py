@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,18 @@ DEFAULT_VARIANT = "Default Title"
 #: What the merchant's message may keep: paragraphs, emphasis and plain links.
 MESSAGE_TAGS = {"p", "br", "em", "strong", "b", "i", "a", "ul", "ol", "li"}
 MESSAGE_ATTRIBUTES = {"a": {"href"}}
+
+#: The largest download count or limit taken as real, either side of zero: a billion
+#: downloads of one file is beyond any store; more comes only from a broken answer.
+MAX_COUNT = 10**9
+
+#: The most files (the order's and its lines' together), and the most line items,
+#: an order may have: a page of 2 000 files is about 1.3 MB of HTML and takes a
+#: good part of a second to render; Fileflare's answer for more is refused.
+MAX_FILES = 2000
+
+#: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidOrder(ValueError):
@@ -110,6 +123,22 @@ class Order:
         """Whether the order has any file at all."""
         return bool(self.assets) or any(line.assets for line in self.lines)
 
+    @property
+    def all_assets(self) -> tuple[Asset, ...]:
+        """Every file of the order: the line items' first, then the order's own."""
+        return tuple(a for line in self.lines for a in line.assets) + self.assets
+
+    @property
+    def used_up_count(self) -> int:
+        """How many files have no download left."""
+        return sum(1 for a in self.all_assets if a.limits.used_up)
+
+    def find_asset(self, asset_id: str) -> Asset | None:
+        """Return the file with id ``asset_id``, if the order has one."""
+        if not asset_id:
+            return None
+        return next((a for a in self.all_assets if a.id == asset_id), None)
+
 
 def parse_order(payload: Any) -> Order:
     """Build an Order from the decoded JSON body, or raise InvalidOrder."""
@@ -117,10 +146,17 @@ def parse_order(payload: Any) -> Order:
     order = _mapping(body.get("order"), "order")
     text = _mapping(body.get("text") or {}, "text")
     message = _optional_str(text.get("text"), "text.text")
+    raw_lines = _list(order.get("lines"), "lines")
+    if len(raw_lines) > MAX_FILES:
+        raise InvalidOrder(f"more than {MAX_FILES} line items")
+    lines = tuple(_line(item) for item in raw_lines)
+    assets = tuple(_asset(item) for item in _list(order.get("assets"), "assets"))
+    if len(assets) + sum(len(line.assets) for line in lines) > MAX_FILES:
+        raise InvalidOrder(f"more than {MAX_FILES} files")
     return Order(
         number=_order_number(order.get("order_number")),
-        lines=tuple(_line(item) for item in _list(order.get("lines"), "lines")),
-        assets=tuple(_asset(item) for item in _list(order.get("assets"), "assets")),
+        lines=lines,
+        assets=assets,
         title=_optional_str(text.get("title"), "text.title") or None,
         message_html=sanitize_message(message) if message else None,
     )
@@ -246,21 +282,33 @@ def _count(value: Any, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidOrder(f"{what} is not a number")
     if isinstance(value, float) and not value.is_integer():
+        # NaN and the infinities are not whole numbers either.
         raise InvalidOrder(f"{what} is not a whole number")
+    if abs(value) > MAX_COUNT:
+        raise InvalidOrder(f"{what} is beyond any real count")
     return max(int(value), 0)
 
 
 def _optional_str(value: Any, what: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return printable(value)
     raise InvalidOrder(f"{what} is not a string")
+
+
+def printable(text: str) -> str:
+    """Replace lone surrogates with U+FFFD, so that ``text`` encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _text(value: Any) -> str:
     """Render an identifier-like scalar as text, tolerating numbers."""
     if value is None or isinstance(value, bool):
         return ""
-    if isinstance(value, str | int | float):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, int | float):
         return str(value)
     return ""
 
@@ -268,6 +316,8 @@ def _text(value: Any) -> str:
 def _order_number(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return ""
-    if isinstance(value, int | str):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     raise InvalidOrder("order_number is not a number")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app, render_template, request
 from flask_babel import get_locale
 
 from .recent import Recent
 from .store import OrderView
+from .upstream import UpstreamInvalid
+
+log = logging.getLogger(__name__)
+
+#: The longest order page served, in characters. Within models.MAX_FILES an
+#: ordinary order stays well below; names that escape to many times their length
+#: (``{`` is written ``&#123;``) could not, and such an order is refused (502).
+MAX_PAGE_CHARS = 3_000_000
 
 #: A rendered page's identity: the copy of the order (cache key and fetch time)
 #: and the variant of the page.
@@ -31,8 +41,12 @@ def render_order(view: OrderView) -> str:
 
 
 def render(view: OrderView) -> str:
-    """Render the order page for ``view``."""
-    return render_template("order.html", view=view, order=view.order)
+    """Render the order page for ``view``; one beyond ``MAX_PAGE_CHARS`` is refused."""
+    page = render_template("order.html", view=view, order=view.order)
+    if len(page) > MAX_PAGE_CHARS:
+        log.warning("order page of %d characters refused", len(page))
+        raise UpstreamInvalid("order page too large")
+    return page
 
 
 def reusable(view: OrderView) -> bool:

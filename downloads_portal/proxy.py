@@ -16,8 +16,9 @@ from urllib.parse import parse_qsl, quote
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response as BaseResponse
 
-from . import themes
+from . import downloads, themes
 from .account import order_page
 from .languages import path_prefix_locale
 from .security import valid_token
@@ -34,6 +35,14 @@ PATH_PREFIX_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 #: Query parameters that must come exactly once for a request to be trusted.
 SINGLE_PARAMS = ("signature", "timestamp", "shop")
+
+#: Query parameters that may be missing, but never come twice.
+AT_MOST_ONCE_PARAMS = ("path_prefix",)
+
+#: A customer id as Shopify writes one. Anything else, such as a blank id with the
+#: next signed parameter run into it (``logged_in_customer_id=path_prefix%3D...``,
+#: which signs as the same text), is nobody.
+CUSTOMER_ID_RE = re.compile(r"[0-9]{1,20}")
 
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
@@ -117,6 +126,9 @@ def verify(
     for name in SINGLE_PARAMS:
         if len(params.get(name, ())) != 1:
             raise BadSignature(f"{name} missing or repeated")
+    for name in AT_MOST_ONCE_PARAMS:
+        if len(params.get(name, ())) > 1:
+            raise BadSignature(f"{name} repeated")
     given = params["signature"][0].encode()
     message = signed_message(params)
     # Every key is tried, so the time taken does not tell which one matched.
@@ -129,6 +141,18 @@ def verify(
     if abs(now - int(timestamp)) > skew:
         raise BadSignature("timestamp outside the allowed window")
     return params
+
+
+def customer_id(params: Mapping[str, Sequence[str]]) -> str:
+    """Return the logged-in customer's id, or "" for nobody.
+
+    Shopify adds ``logged_in_customer_id`` once; a second one came with the
+    customer's own URL (``?logged_in_customer_id=123``), so neither counts.
+    """
+    values = params.get("logged_in_customer_id", ())
+    if len(values) == 1 and CUSTOMER_ID_RE.fullmatch(values[0]):
+        return values[0]
+    return ""
 
 
 def clean_path_prefix(value: str) -> str:
@@ -170,11 +194,11 @@ def check_signature() -> None:
         level = logging.WARNING if not keys else logging.INFO
         log.log(level, "app proxy request refused: %s", exc)
         raise Forbidden() from None
-    path_prefix = params.get("path_prefix", [""])[0]
+    path_prefix = clean_path_prefix(params.get("path_prefix", [""])[0])
     g.proxy = ProxyRequest(
         shop=params["shop"][0],
-        path_prefix=clean_path_prefix(path_prefix),
-        customer_id=params.get("logged_in_customer_id", [""])[0],
+        path_prefix=path_prefix,
+        customer_id=customer_id(params),
         locale=path_prefix_locale(path_prefix),
     )
 
@@ -203,15 +227,28 @@ def layout_context() -> dict[str, Any]:
 @bp.get("/orders/<token>", merge_slashes=False)
 def order(token: str) -> str:
     """Show the order inside the store, or ask the customer to log in first."""
-    proxied: ProxyRequest = g.proxy
     # Before the login page too, which would otherwise echo a malformed token.
     if not valid_token(token):
         raise NotFound()
+    return login_page(token) or order_page(token)
+
+
+def login_page(token: str) -> str | None:
+    """Ask the customer to log in first, when the store wants that and nobody is."""
+    proxied: ProxyRequest = g.proxy
     if current_app.config["PROXY_REQUIRE_LOGIN"] and not proxied.customer_id:
         return render_template(
             "proxy/login.html", login_url=login_url(proxied.path_prefix, token)
         )
-    return order_page(token)
+    return None
+
+
+@bp.post("/orders/<token>" + downloads.SUFFIX, merge_slashes=False)
+def download(token: str) -> BaseResponse | str:
+    """Send the customer on to a file; the form came through the store, signed."""
+    if not valid_token(token):
+        raise NotFound()
+    return login_page(token) or downloads.send(token)
 
 
 @bp.route("", methods=METHODS, strict_slashes=False, merge_slashes=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, request
 from markupsafe import Markup, escape
+from werkzeug.utils import redirect
 
 #: What a Shopify order token may look like; anything else is not an order.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -18,7 +20,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "form-action 'self'",
+        # Download forms are answered with a redirect to the file, wherever it is.
+        "form-action 'self' https: http:",
         "frame-ancestors 'none'",
         "base-uri 'none'",
     ]
@@ -26,6 +29,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # Order tokens in paths and upstream query strings, as they appear in log lines.
 _TOKEN_IN_TEXT = re.compile(r"(/orders/+|[?&]id=)([A-Za-z0-9_%-]+)")
+
+# A variable part of a route, as werkzeug writes it: <token>, <path:filename>.
+_ROUTE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def valid_token(token: str) -> bool:
@@ -41,6 +47,22 @@ def fingerprint(token: str) -> str:
 def redact(text: str) -> str:
     """Replace every order token in ``text`` with its fingerprint."""
     return _TOKEN_IN_TEXT.sub(lambda m: f"{m[1]}~{fingerprint(m[2])}", text)
+
+
+def unknown_path(path: str) -> str:
+    """Stand in for a path no route of ours knows: it may be anything, a token too."""
+    return "~" + fingerprint(path)
+
+
+def route_path(rule: str, arguments: Mapping[str, object]) -> str:
+    """Write a route's template with each of its values fingerprinted.
+
+    ``/account/orders/<token>`` becomes ``/account/orders/~81be3c4a32ac``: what a
+    request put in the URL is never written whole, whatever it is.
+    """
+    return _ROUTE_ARGUMENT.sub(
+        lambda m: "~" + fingerprint(str(arguments.get(m[1], ""))), rule
+    )
 
 
 class RedactTokens(logging.Filter):
@@ -125,8 +147,33 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+def same_host(url: str) -> str:
+    """Keep only the path and query of ``url``, so that a redirect names no host."""
+    parts = urlsplit(url)
+    # One leading slash: "//host" or "/\\host" would send a browser elsewhere.
+    path = "/" + parts.path.lstrip("/\\")
+    return urlunsplit(("", "", path, parts.query, ""))
+
+
+def relative_redirect(response: Response) -> Response:
+    """Make a redirect to the request's own Host relative.
+
+    werkzeug writes its routing redirects (``/static//a.css`` to ``/static/a.css``)
+    with the request's Host header, which the client chose.
+    """
+    location = response.headers.get("Location")
+    if location is None or urlsplit(location).netloc.lower() != request.host.lower():
+        return response
+    relative = redirect(same_host(location), response.status_code)
+    # The body links to the target too: werkzeug's short page, written anew.
+    response.headers["Location"] = relative.headers["Location"]
+    response.set_data(relative.get_data())
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install the response headers, the log redaction and the inert output."""
     install_log_redaction()
     app.jinja_env.finalize = inert
     app.after_request(set_security_headers)
+    app.after_request(relative_redirect)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, send_from_directory
+from flask import Flask, Response, current_app, send_from_directory, url_for
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
@@ -35,9 +35,10 @@ def theme_static(filename: str) -> Response:
     return send_from_directory(path.parent, path.name, max_age=max_age)
 
 
-def theme_context() -> dict[str, bool]:
-    """Tell templates whether the theme brings its own ``theme.css``."""
-    return {"theme_stylesheet": len(stylesheets(current_app)) > 1}
+def stylesheet_context() -> dict[str, list[str]]:
+    """Give templates the stylesheets to link: ours, and the theme's ``theme.css``."""
+    names = stylesheets(current_app)
+    return {"stylesheet_hrefs": [url_for("static", filename=n) for n in names]}
 
 
 def static_path(app: Flask, filename: str) -> Path:
@@ -104,6 +105,7 @@ def scoped(css: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Put the THEME_DIR folder in front of the built-in templates and files."""
+    app.context_processor(stylesheet_context)
     theme_dir = app.config.get("THEME_DIR")
     if not theme_dir:
         return
@@ -118,4 +120,3 @@ def init_app(app: Flask) -> None:
     app.extensions["theme_dir"] = str(root)
     app.extensions["theme_static"] = str(root / "static")
     app.view_functions["static"] = theme_static
-    app.context_processor(theme_context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from .security import fingerprint, install_log_redaction
 log = logging.getLogger(__name__)
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
+
+#: A number as the wire writes it: ASCII digits only (``str.isdigit`` takes "²").
+WIRE_NUMBER = re.compile(r"[0-9]+")
 
 
 class UpstreamError(Exception):
@@ -258,9 +262,13 @@ class FileflareClient:
 
     def _read_body(self, response: requests.Response) -> bytes:
         """Read the body, decompressed, refusing more than ``max_bytes``."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise UpstreamInvalid("body too large")
+        declared = response.headers.get("Content-Length")
+        if declared is not None:
+            if not WIRE_NUMBER.fullmatch(declared):
+                raise UpstreamInvalid("Content-Length is not a number")
+            # Beyond 18 digits int() costs time and may refuse; it is too large anyway.
+            if len(declared) > 18 or int(declared) > self.max_bytes:
+                raise UpstreamInvalid("body too large")
         chunks: list[bytes] = []
         size = 0
         # read1 returns after every socket read: the size is checked as it grows.

@@ -25,10 +25,12 @@ import redis
 import requests
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient
+from liquid import Environment, Node, Tag
+from liquid.token import TOKEN_TAG
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from downloads_portal import create_app
+from downloads_portal import create_app, fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the browser tests left their screenshots and how many, for the summary.
@@ -351,6 +353,10 @@ def wait_until_up(
             time.sleep(0.1)
 
 
+#: The command ``portal`` starts unless told otherwise.
+SERVE = ("serve", "--workers", "2")
+
+
 class Served:
     """A ``downloads-portal serve`` process and the log it writes."""
 
@@ -366,11 +372,12 @@ class Served:
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``downloads-portal serve`` processes with DOWNLOADS_PORTAL_* settings."""
+    """Start ``downloads-portal serve`` (or another command: ``portal("run")``)
+    processes with DOWNLOADS_PORTAL_* settings."""
     executable = installed("downloads-portal")
     started: list[Served] = []
 
-    def start(options: list[str] | None = None, **settings: Any) -> Served:
+    def start(*command: str, **settings: Any) -> Served:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNLOADS_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -380,8 +387,7 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [executable, "serve", "--port", str(port), "--workers", "2"]
-                + (options or []),
+                [executable, *(command or SERVE), "--port", str(port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -396,3 +402,72 @@ def portal(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         served.process.terminate()
     for served in started:
         served.process.wait(30)
+
+
+# -- Liquid, as a store runs it ----------------------------------------------------
+
+
+class LayoutTag(Tag):
+    """Shopify's ``layout`` tag, which python-liquid lacks; it records the name."""
+
+    name = "layout"
+    block = False
+
+    def parse(self, stream):  # type: ignore[no-untyped-def]
+        token = stream.eat(TOKEN_TAG)
+        return LayoutNode(token, stream.into_inner(tag=token, eat=False).current.value)
+
+
+class LayoutNode(Node):
+    def __init__(self, token, name: str) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(token)
+        self.name = name
+
+    def render_to_output(self, context, buffer) -> int:  # type: ignore[no-untyped-def]
+        context.globals["layouts"].append(self.name)
+        return 0
+
+
+def render_liquid(body: str) -> tuple[str, list[str]]:
+    """Render ``body`` as a store would, with theme objects in reach."""
+    env = Environment()
+    env.tags["layout"] = LayoutTag(env)
+    layouts: list[str] = []
+    shop = {"name": "THEME OBJECT LEAKED"}
+    return env.from_string(body).render(shop=shop, layouts=layouts), layouts
+
+
+# -- a stand-in order that counts its downloads -------------------------------------
+
+#: The stand-in file of CountingOrder, unless one is given, and its link.
+FILE = "https://files.example.com/download/book.pdf"
+LINK = "https://www.example.com/members"
+
+
+class CountingOrder:
+    """A stand-in order whose first file counts a download each time it is fetched."""
+
+    def __init__(self, downloaded: int = 5, limit: int = 10, url: str = FILE) -> None:
+        self.downloaded = downloaded
+        self.limit = limit
+        self.url = url
+
+    def body(self) -> dict[str, Any]:
+        return fixtures.order(
+            lines=[
+                fixtures.line(
+                    "Book",
+                    [
+                        fixtures.asset(
+                            "book.pdf", self.downloaded, self.limit, url=self.url
+                        ),
+                        fixtures.asset("spent.zip", 3, 3, url=FILE + "?spent"),
+                        fixtures.asset("bad.zip", url="javascript:alert(1)"),
+                        fixtures.asset("Members", url=LINK, is_file=False),
+                    ],
+                )
+            ]
+        )
+
+    def __call__(self, request: Request) -> Response:
+        return Response(json.dumps(self.body()), content_type="application/json")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from downloads_portal import create_app, fixtures
 
@@ -22,19 +24,25 @@ def test_example_order(client, serve) -> None:
     html = response.text
     words = text_of(html)
     assert "Order #1050" in words
-    assert ">Download files for your orders</h1>" in html
+    assert "<h1><bdi>Download files for your orders</bdi></h1>" in html
     assert "My new Book" in words and "Paper back" in words
     assert "Files for your order" in words
     assert "5 of 10 downloaded" in words
     assert "0 of 10 downloaded" in words
     assert '<progress value="5" max="10">' in html
     assert '<progress value="0" max="10">' in html
-    assert "10MB · External link" in words
-    for url in (
-        "https://www.my-website.com/download/my-book.pdf",
-        "https://www.my-website.com/download/my-book-part-2.pdf",
+    assert "PDF · 10 MB" in words
+    assert "5 downloads left" in words and "10 downloads left" in words
+    assert "2 files · 1 product" in words
+    # Each file goes by its id through the portal: its address is not in the page.
+    assert "my-website.com" not in html
+    for asset_id in (
+        "82664d96-6dfd-4343-96b0-05c46f412a5b",
+        "82664d96-6dfd-4343-96b0-05c46f41sas",
     ):
-        assert f'href="{url}" rel="noopener noreferrer"' in html
+        assert f'<input type="hidden" name="asset" value="{asset_id}">' in html
+    form = f'<form class="download" method="post" action="{URL}/download">'
+    assert html.count(form) == 2
 
 
 def test_example_order_fits_one_round_trip(client, serve) -> None:
@@ -127,7 +135,7 @@ def test_merchant_text(client, serve) -> None:
         )
     )
     html = client.get(URL).text
-    assert ">Thanks for shopping!</h1>" in html
+    assert "<h1><bdi>Thanks for shopping!</bdi></h1>" in html
     assert (
         '<p>Need help? <a href="https://help.example.com" rel="noopener noreferrer">'
         "Ask us</a>.</p>" in html
@@ -219,3 +227,103 @@ def test_settings_come_from_the_environment(
     assert app.extensions["order_store"].fresh_seconds == 7
     app = create_app({"CACHE_TYPE": "SimpleCache", "ORDER_CACHE_SECONDS": 3})
     assert app.extensions["order_store"].fresh_seconds == 3
+
+
+def broken(kind: str) -> dict:
+    """Return an answer Fileflare should never give: a huge count, a lone surrogate."""
+    body = fixtures.order(lines=[fixtures.line(assets=[fixtures.asset()])])
+    if kind == "count":
+        body["order"]["lines"][0]["assets"][0]["limits"]["limit"] = 1e25
+    else:
+        body["order"]["lines"][0]["product"]["name"] = "bad \ud800"
+        body["text"]["text"] = "<p>bad \udfff</p>"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "stale"), [("count", 502, 503), ("surrogate", 200, 200)]
+)
+def test_a_broken_answer_never_sticks(config, httpserver, kind, first, stale) -> None:
+    config["ORDER_CACHE_SECONDS"] = 0
+    client = create_app(config).test_client()
+    answers = [
+        (broken(kind), 200),
+        ("", 500),
+        (fixtures.EXAMPLE_ORDER, 200),
+    ]
+    for body, status in answers:
+        httpserver.expect_ordered_request(
+            "/api/v2/customer-account-orders"
+        ).respond_with_json(body, status=status)
+    response = client.get(URL)
+    assert response.status_code == first
+    if first == 200:
+        assert text_of(response.text).count("bad \ufffd") == 2
+    # Fileflare fails: a last good copy is served only if it renders.
+    assert client.get(URL).status_code == stale
+    # Fileflare is fixed: the page renders.
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "5 of 10 downloaded" in text_of(response.text)
+
+
+def test_a_length_in_superscript_digits_is_502(client, httpserver) -> None:
+    def answer(request):
+        response = Response(json.dumps(fixtures.EXAMPLE_ORDER))
+        response.headers["Content-Length"] = "²"
+        return response
+
+    httpserver.expect_request("/api/v2/customer-account-orders").respond_with_handler(
+        answer
+    )
+    response = client.get(URL)
+    assert response.status_code == 502
+    assert "temporarily unavailable" in response.text
+
+
+def test_what_is_left_comes_first(client, serve) -> None:
+    serve(
+        fixtures.order(
+            lines=[
+                fixtures.line(
+                    assets=[
+                        fixtures.asset("a.zip", downloaded=5, limit=10),
+                        fixtures.asset("b.zip", downloaded=4, limit=5),
+                        fixtures.asset("c.zip", downloaded=3, limit=3),
+                    ]
+                )
+            ]
+        )
+    )
+    html = client.get(URL).text
+    lefts = [text_of(p) for p in re.findall(r'class="counter-left">(.*?)</', html)]
+    assert lefts == ["5 downloads left", "1 download left", "No downloads left"]
+    assert html.count('<div class="counter is-last">') == 1
+    words = text_of(html)
+    assert "5 of 10 downloaded" in words and "3 of 3 downloaded" in words
+
+
+def test_summary_and_folded_cards_for_a_long_order(client, serve) -> None:
+    serve(fixtures.large_order(60))
+    html = client.get(URL).text
+    words = text_of(html)
+    used = sum((n + k) % 4 >= 3 + k for n in range(60) for k in range(3))
+    assert f"180 files · {used} used up · 60 products" in words
+    assert html.count('<details class="card" open>') == 3
+    assert html.count('<details class="card">') == 57
+    assert html.count('<li class="asset') == 180  # every file still on the page
+    assert "<section class" not in html
+
+
+def test_a_short_order_has_plain_cards(client, serve) -> None:
+    serve(fixtures.large_order(4))
+    html = client.get(URL).text
+    assert "<details" not in html and html.count('<section class="card">') == 4
+
+
+def test_names_are_isolated_not_blocks(client, serve) -> None:
+    """The page's direction aligns every block; names from the order sit in <bdi>."""
+    serve(fixtures.order(lines=[fixtures.line("Piano", [fixtures.asset("Intro.wav")])]))
+    html = client.get(f"{URL}?locale=ar").text
+    assert 'dir="auto"' not in html
+    assert "<bdi>Piano</bdi>" in html and "<bdi>Intro.wav</bdi>" in html

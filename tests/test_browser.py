@@ -17,17 +17,26 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
+from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
 from downloads_portal import create_app
 from downloads_portal.fixtures.scenarios import SCENARIOS
+from downloads_portal.preview import ANSWERS
 
 from .conftest import (
     AXE,
+    ORDERS_PATH,
+    PREFIX,
     ROOT,
     SCREENSHOTS,
+    SECRET,
+    TOKEN,
     VNU,
+    CountingOrder,
+    render_liquid,
     require_command,
+    signed,
 )
 
 CHROMIUM_ARGS = [
@@ -50,7 +59,18 @@ SHOT_MAX_HEIGHT = 3000
 #: Every page of the gallery, with the status it answers: the index, then the
 #: scenarios, then each scenario in Arabic (right to left), a few in other languages.
 PAGES = (
-    {"gallery": ("/preview", 200)}
+    {
+        "gallery": ("/preview", 200),
+        "landing": ("/", 200),
+        "gallery-dark-rtl": ("/preview?scheme=dark&dir=rtl", 200),
+        "example-forced-dark": ("/preview/example?scheme=dark", 200),
+        "store-forced-rtl": ("/preview/store?dir=rtl", 200),
+    }
+    | {f"answer-{n}": (f"/preview/answer/{n}", a.status) for n, a in ANSWERS.items()}
+    | {
+        f"answer-{n}-ar": (f"/preview/answer/{n}?locale=ar", a.status)
+        for n, a in ANSWERS.items()
+    }
     | {name: (f"/preview/{name}", s.status) for name, s in SCENARIOS.items()}
     | {
         f"{name}-ar": (f"/preview/{name}?locale=ar", s.status)
@@ -66,6 +86,9 @@ PAGES = (
             ("upgrade", "pt-BR"),
             ("not-found", "es"),
             ("used-up", "it"),
+            ("kinds", "fr"),
+            ("mixed-direction", "ja"),
+            ("store-down", "de"),
         ]
     }
 )
@@ -79,7 +102,8 @@ RUN_AXE = """async (tags) => {
 }"""
 
 #: Interactive elements that are not links inside a sentence, with their size.
-TARGETS = """() => [...document.querySelectorAll("a[href], button, summary, input")]
+TARGETS = """() => [...document.querySelectorAll(
+    "a[href], button, summary, input:not([type=hidden])")]
   .filter(el => getComputedStyle(el).display !== "inline")
   .map(el => {
     const box = el.getBoundingClientRect();
@@ -278,31 +302,243 @@ def test_example_theme(page_at, axe_source, shoot) -> None:
         page.emulate_media(color_scheme="light")
 
 
-def test_print_view(page_at, preview_url) -> None:
+def test_a_large_order_fits_a_phone(page_at, preview_url) -> None:
+    """60 products of 3 files: at most 12,000 px tall at 375 px, every file there."""
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/large")
+    looks = page.evaluate(
+        """(() => ({height: document.documentElement.scrollHeight,
+                   files: document.querySelectorAll(".asset").length,
+                   folded: document.querySelectorAll("details:not([open])").length,
+                   summaries: document.querySelectorAll("summary").length}))()"""
+    )
+    assert looks["height"] <= 12_000
+    assert looks["files"] == 180 and looks["folded"] == 57 and looks["summaries"] == 60
+    # A folded card opens from the keyboard, and its files can then be reached.
+    page.focus("details:not([open]) > summary")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "document.activeElement.closest('details').open"
+        " && document.activeElement.className"
+    )
+    assert focused == "button"
+
+
+#: For each card, the left edges of its bars and of its buttons or notes.
+COLUMNS = """[...document.querySelectorAll(".assets")].map(list => ({
+  bars: [...list.querySelectorAll(".counter")].map(e => Math.round(
+    e.getBoundingClientRect().left)),
+  actions: [...list.querySelectorAll(".asset-action")].map(e => Math.round(
+    e.getBoundingClientRect().left)),
+}))"""
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_rows_line_up(page_at, preview_url, locale) -> None:
+    """A used-up file's note does not push its bar out of line, in both directions."""
     page = page_at("desktop")
+    page.goto(f"{preview_url}/preview/used-up?locale={locale}")
+    for card in page.evaluate(COLUMNS):
+        assert len(set(card["bars"])) == 1 and len(set(card["actions"])) == 1
+
+
+#: How far each block's text sits from its start side: 0 when aligned to the start.
+START_GAPS = """(sel) => [...document.querySelectorAll(sel)].map(e => {
+  const range = document.createRange(); range.selectNodeContents(e);
+  const text = range.getBoundingClientRect(), box = e.getBoundingClientRect();
+  const rtl = getComputedStyle(e).direction === "rtl";
+  return Math.round(rtl ? box.right - text.right : text.left - box.left);
+})"""
+
+
+def test_mixed_direction_does_not_zig_zag(page_at, preview_url, shoot) -> None:
+    """Arabic page, English names: every line starts on the right."""
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/mixed-direction?locale=ar")
+    shoot(page, "mixed-direction-ar-zigzag-check")
+    selectors = ".eyebrow, h1, .card-title, .card-subtitle, .asset-name, .asset-meta"
+    gaps = page.evaluate(START_GAPS, selectors)
+    assert len(gaps) >= 8 and max(gaps) <= 1
+
+
+def test_used_up_bars_are_dimmer_in_dark_colours(page_at, preview_url) -> None:
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/used-up?scheme=dark")
+    # Chromium does not compute a bar's ::-webkit-progress-value for scripts: read
+    # the colours its rules name, resolved on the rows themselves.
+    fills = page.evaluate(
+        """[...document.querySelectorAll(".asset")].map(row => {
+              const used = row.classList.contains("is-unavailable");
+              const probe = document.createElement("i");
+              probe.style.color = used ? "var(--portal-spent)" : "var(--portal-brand)";
+              row.append(probe);
+              const colour = getComputedStyle(probe).color;
+              probe.remove();
+              return [used, colour];
+           })"""
+    )
+
+    def lightness(colour: str) -> float:
+        r, g, b = (int(x) for x in re.findall(r"\d+", colour)[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    spent = [lightness(c) for used, c in fills if used]
+    live = [lightness(c) for used, c in fills if not used]
+    assert spent and live and max(spent) < min(live)
+
+
+def test_forced_dark_colours(page_at, preview_url) -> None:
+    """?scheme=dark shows the dark colours while the system says light."""
+    page = page_at("phone")
+    page.goto(preview_url + "/preview/example?scheme=dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     page.goto(preview_url + "/preview/example")
-    page.emulate_media(media="print")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark == "rgb(17, 20, 24)" and light == "rgb(245, 246, 248)"
+
+
+def test_download_counts_at_once(browser, httpserver, tmp_path) -> None:
+    """Chromium clicks Download, lands on the file, and Back shows the new count."""
+    file_url = httpserver.url_for("/files/book.pdf")
+    order = CountingOrder(url=file_url)
+
+    def fetch_file(request: Any) -> Any:
+        order.downloaded += 1
+        return Response("stand-in file", content_type="text/plain")
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
+    httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    config = {
+        "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "PREVIEW": False,
+    }
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        with serving(config) as url:
+            page = context.new_page()
+            page.goto(f"{url}/account/orders/{TOKEN}")
+            words = page.inner_text("main")
+            assert "5 downloads left" in words and "5 of 10 downloaded" in words
+            assert file_url not in page.content()
+            page.get_by_role("button", name="Download book.pdf").click()
+            page.wait_for_url(file_url)
+            assert page.inner_text("body") == "stand-in file"
+            page.go_back()
+            words = page.inner_text("main")
+            assert "4 downloads left" in words and "6 of 10 downloaded" in words
+    finally:
+        context.close()
+
+
+class ShopifyStandIn:
+    """The store's domain: signs and forwards its app proxy path to ours, and runs
+    the Liquid answer as a theme would (a fragment goes inside a page of its own).
+    Any other answer, a redirect included, passes on to the browser as it is."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.client = create_app(config).test_client()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        request = Request(environ)
+        path = "/proxy" + request.path.removeprefix(PREFIX)
+        answer = self.client.open(
+            f"{path}?{signed()}", method=request.method, data=request.form.to_dict()
+        )
+        if answer.mimetype != "application/liquid":
+            return answer(environ, start_response)
+        rendered, layouts = render_liquid(answer.get_data(as_text=True))
+        if not layouts:
+            rendered = (
+                '<!doctype html><meta charset="utf-8"><title>Store</title>'
+                f"<body>{rendered}</body>"
+            )
+        page = Response(rendered, answer.status_code, content_type="text/html")
+        # Shopify passes our headers on (Cache-Control: no-store among them).
+        for key in ("Cache-Control", "Referrer-Policy", "Vary"):
+            page.headers[key] = answer.headers[key]
+        return page(environ, start_response)
+
+
+def test_download_through_the_app_proxy(browser, httpserver, tmp_path) -> None:
+    """Through a stand-in Shopify: the store's form, our page that sends the browser
+    on, the file, and Back to the new count."""
+    file_url = httpserver.url_for("/files/book.pdf")
+    order = CountingOrder(url=file_url)
+
+    def fetch_file(request: Any) -> Any:
+        order.downloaded += 1
+        return Response("stand-in file", content_type="text/plain")
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
+    httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    store = ShopifyStandIn(
+        {
+            "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "SHOPIFY_API_SECRET": SECRET,
+        }
+    )
+    server = make_server("127.0.0.1", 0, store, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        page = context.new_page()
+        order_url = f"http://127.0.0.1:{server.port}{PREFIX}/orders/{TOKEN}"
+        page.goto(order_url)
+        assert "5 downloads left" in page.inner_text("#downloads-portal")
+        assert file_url not in page.content()
+        page.get_by_role("button", name="Download book.pdf").click()
+        page.wait_for_url(file_url)
+        assert page.inner_text("body") == "stand-in file"
+        page.go_back()
+        page.wait_for_url(order_url)
+        words = page.inner_text("#downloads-portal")
+        assert "4 downloads left" in words and "6 of 10 downloaded" in words
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_print_view(page_at, preview_url, scheme) -> None:
+    """Printed, the page is always light and has no buttons."""
+    page = page_at("desktop")
+    page.goto(preview_url + "/preview/store")
+    page.emulate_media(media="print", color_scheme=scheme)
     try:
         looks = page.evaluate(
-            "(() => { const b = getComputedStyle(document.querySelector('.button'));"
-            " return [getComputedStyle(document.body).backgroundColor,"
-            " b.backgroundColor, b.color,"
-            " getComputedStyle(document.querySelector('.skip-link')).display]; })()"
+            """(() => {
+              const style = s => getComputedStyle(document.querySelector(s));
+              return [style("body").backgroundColor, style("body").color,
+                      style(".card").backgroundColor,
+                      [...document.querySelectorAll(".button, .skip-link")]
+                        .filter(e => e.getClientRects().length).length];
+            })()"""
         )
     finally:
-        page.emulate_media(media="screen")
-    assert looks == [
-        "rgb(255, 255, 255)",
-        "rgba(0, 0, 0, 0)",
-        "rgb(0, 0, 0)",
-        "none",
-    ]
+        page.emulate_media(media="screen", color_scheme="light")
+    assert looks == ["rgb(255, 255, 255)", "rgb(0, 0, 0)", "rgb(255, 255, 255)", 0]
+
+
+#: Every scenario and answer in every language, for the Nu checker (HTML only).
+EVERY_LANGUAGE = {
+    f"{name}-every-{tag}": (f"{path}?locale={tag}", status)
+    for tag in ["de", "fr", "es", "it", "nl", "pt-BR", "ja"]
+    for name, (path, status) in PAGES.items()
+    if path.startswith("/preview/") and "?" not in path
+}
 
 
 def test_nu_html_checker(preview_url, node_tools, tmp_path) -> None:
-    """Run the W3C Nu HTML checker once over every page's HTML."""
+    """Run the W3C Nu HTML checker once over every page's HTML, in every language."""
     require_command("java", "default-jre-headless")
-    for name, (path, status) in PAGES.items():
+    pages = PAGES | EVERY_LANGUAGE
+    for name, (path, status) in pages.items():
         with requests.get(preview_url + path, timeout=10) as response:
             assert response.status_code == status
             (tmp_path / f"{name}.html").write_bytes(response.content)
@@ -314,7 +550,7 @@ def test_nu_html_checker(preview_url, node_tools, tmp_path) -> None:
         timeout=300,
     )
     messages = json.loads(result.stdout)["messages"]
-    assert len(files) == len(PAGES)
+    assert len(files) == len(pages)
     errors = [m for m in messages if m.get("type") in {"error", "non-document-error"}]
     assert errors == []
 

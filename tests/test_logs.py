@@ -54,6 +54,22 @@ def test_every_line_of_a_request_carries_its_id(client, serve, log_lines) -> Non
     assert all(TOKEN not in json.dumps(line) for line in lines)
 
 
+@pytest.mark.parametrize("path", [f"/boom/{TOKEN}", f"/boom/{TOKEN}/x"])
+def test_an_unhandled_error_logs_no_token(app, log_lines, path) -> None:
+    @app.get("/boom/<token>")
+    def boom(token: str) -> str:
+        raise RuntimeError("boom")
+
+    @app.errorhandler(404)
+    def missing(exc: Exception) -> str:
+        raise RuntimeError("the 404 page failed")
+
+    assert app.test_client().get(path).status_code == 500
+    lines = log_lines()
+    assert any(line["message"].startswith("Exception on ") for line in lines)
+    assert all(TOKEN not in json.dumps(line) for line in lines)
+
+
 def test_colour_codes_never_reach_a_line() -> None:
     record = logging.LogRecord(
         "werkzeug", logging.INFO, __file__, 1, "\x1b[33mPress CTRL+C\x1b[0m", (), None

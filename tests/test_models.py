@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 
 from downloads_portal import fixtures
-from downloads_portal.models import InvalidOrder, Limits, parse_order
+from downloads_portal.models import (
+    MAX_COUNT,
+    MAX_FILES,
+    InvalidOrder,
+    Limits,
+    parse_order,
+)
 
 
 def test_example_order() -> None:
@@ -140,3 +147,75 @@ def test_wrong_shape_is_invalid(mutate) -> None:
 def test_non_object_body_is_invalid() -> None:
     with pytest.raises(InvalidOrder):
         parse_order(["order"])
+
+
+@pytest.mark.parametrize(
+    "count",
+    [1e25, 10**25, MAX_COUNT + 1, -1e25, 1.5, math.nan, math.inf, -math.inf],
+)
+@pytest.mark.parametrize("field", ["downloaded", "limit"])
+def test_implausible_counts_are_invalid(field, count) -> None:
+    body = fixtures.order(lines=[fixtures.line(assets=[fixtures.asset()])])
+    body["order"]["lines"][0]["assets"][0]["limits"][field] = count
+    with pytest.raises(InvalidOrder):
+        parse_order(body)
+
+
+def test_the_largest_plausible_count_is_kept() -> None:
+    body = fixtures.order(
+        lines=[fixtures.line(assets=[fixtures.asset(downloaded=3, limit=MAX_COUNT)])]
+    )
+    assert parse_order(body).lines[0].assets[0].limits.limit == MAX_COUNT
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    bad = "bad \ud800 \udfff"
+    body = fixtures.order(
+        lines=[
+            fixtures.line(
+                name=bad,
+                variant=bad,
+                assets=[
+                    fixtures.asset(filename=bad, size=bad, url="https://x.io/" + bad)
+                ],
+            )
+        ],
+        title=bad,
+        text=f"<p>{bad}</p>",
+    )
+    body["order"]["order_number"] = bad
+    body["order"]["lines"][0]["product"].update(id=bad, sku=bad)
+    order = parse_order(body)
+    product = order.lines[0].product
+    asset = order.lines[0].assets[0]
+    texts = [order.number, order.title, order.message_html, product.name]
+    texts += [product.variant_name, product.id, product.sku]
+    texts += [asset.id, asset.filename, asset.size, asset.url]
+    for text in texts:
+        assert "bad \ufffd \ufffd" in text
+        text.encode("utf-8")
+
+
+def files(count: int) -> list[dict]:
+    return [fixtures.asset(filename=f"part {n}.zip") for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        fixtures.order(lines=[fixtures.line(assets=files(MAX_FILES + 1))]),
+        fixtures.order(lines=[fixtures.line(assets=files(MAX_FILES))], assets=files(1)),
+        fixtures.order(lines=[fixtures.line(assets=[])] * (MAX_FILES + 1)),
+    ],
+    ids=["files of a line", "files of the order", "line items"],
+)
+def test_an_order_too_big_for_a_page_is_invalid(body) -> None:
+    with pytest.raises(InvalidOrder, match=f"more than {MAX_FILES}"):
+        parse_order(body)
+
+
+def test_the_largest_order_is_kept() -> None:
+    body = fixtures.order(
+        lines=[fixtures.line(assets=files(MAX_FILES - 1))], assets=files(1)
+    )
+    assert len(parse_order(body).lines[0].assets) == MAX_FILES - 1

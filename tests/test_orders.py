@@ -83,14 +83,14 @@ def test_stale_copy_when_the_upstream_fails(config, httpserver, clock) -> None:
     httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(4))
     httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=503)
     fresh = client.get(URL)
-    assert "may be out of date" not in fresh.text
+    assert "may be a few minutes old" not in fresh.text
     clock.shift(1.1)
     stale = client.get(URL)
     assert stale.status_code == 200
     assert "4 of 10 downloaded" in stale.text
-    assert "may be out of date" in stale.text
+    assert "may be a few minutes old" in stale.text
     # A second old, and still never "0 minutes ago".
-    assert "the copy from 1 minute ago" in " ".join(stale.text.split())
+    assert "how it looked 1 minute ago" in " ".join(stale.text.split())
     assert stale.headers["Cache-Control"] == "private, no-store"
 
 
@@ -211,8 +211,8 @@ def test_stale_pages_are_rendered_every_time(config, httpserver, clock) -> None:
     client = app.test_client()
     client.get(URL)
     clock.shift(1.1)
-    assert "may be out of date" in client.get(URL).text
-    assert "may be out of date" in client.get(URL).text
+    assert "may be a few minutes old" in client.get(URL).text
+    assert "may be a few minutes old" in client.get(URL).text
     assert rendered == ["order.html"] * 3
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from downloads_portal import create_app, fixtures
+from downloads_portal.models import MAX_FILES
+from downloads_portal.pages import MAX_PAGE_CHARS
 from downloads_portal.recent import Recent
 
-from .conftest import renders, upstream_calls
+from .conftest import ORDERS_PATH, renders, upstream_calls
 
 
 def test_query_parameters_make_no_pages_of_their_own(app, serve) -> None:
@@ -42,3 +46,25 @@ def test_recent_keeps_the_last_used() -> None:
     assert recent.get("b") is None
     assert (recent.get("a"), recent.get("c")) == (1, 3)
     assert Recent[str, int](0).keep("a", 1) == 1 and len(Recent[str, int](0)) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        fixtures.order(
+            lines=[fixtures.line(assets=[fixtures.asset()] * (MAX_FILES + 1))]
+        ),
+        # Within the size of an answer, but every brace is written as "&#123;".
+        fixtures.order(lines=[fixtures.line(assets=[fixtures.asset("{" * 400_000)])]),
+    ],
+    ids=["too many files", "a page too long"],
+)
+def test_an_order_too_big_for_a_page_is_refused(app, httpserver, body) -> None:
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(body)
+    client = app.test_client()
+    for _ in range(2):
+        response = client.get("/account/orders/big")
+        assert response.status_code == 502
+        assert "temporarily unavailable" in response.text
+        assert len(response.text) < MAX_PAGE_CHARS
+    assert len(app.extensions["order_pages"]) == 0

@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+from markupsafe import escape
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app
@@ -25,18 +26,29 @@ def test_gallery_links_every_scenario(preview_client) -> None:
     assert response.status_code == 200
     for name, scenario in SCENARIOS.items():
         assert f'href="/preview/{name}"' in response.text
-        assert scenario.title in response.text
+        assert escape(scenario.title) in response.text
+        assert escape(scenario.description) in response.text
 
 
 @pytest.mark.parametrize(
     "name", [n for n, s in SCENARIOS.items() if s.cached_age is None]
 )
-def test_scenario_is_the_customer_s_own_page(preview_client, name) -> None:
+def test_scenario_is_the_customer_s_own_page(preview_client, config, name) -> None:
     """A scenario renders exactly what /account/orders/<token> renders for it."""
     shown = preview_client.get(f"/preview/{name}")
+    store = SCENARIOS[name].store
+    if store is not None:
+        settings = {"STORE_NAME": store.name, "STORE_URL": store.url}
+        settings["SUPPORT_URL"] = store.support_url
+        preview_app = create_app({**config, "PREVIEW": True, **settings})
+        preview_client = preview_app.test_client()
     customer = preview_client.get(f"/account/orders/{name}")
     assert shown.status_code == customer.status_code == SCENARIOS[name].status
-    assert shown.data == customer.data
+    # "Try again" and the Download forms lead back to the page itself.
+    here = f'="/preview/{name}'.encode()
+    assert shown.data.replace(here, f'="/account/orders/{name}'.encode()) == (
+        customer.data
+    )
     assert shown.headers.get("Retry-After") == customer.headers.get("Retry-After")
 
 
@@ -56,7 +68,11 @@ ISSUE_SCENARIOS = [
     ("not-found", 404, "We couldn&#39;t find that order"),
     ("upstream-down", 503, "temporarily unavailable"),
     ("upstream-invalid", 502, "temporarily unavailable"),
-    ("stale", 200, "Download counts may be out of date"),
+    ("stale", 200, "Download counts may be a few minutes old"),
+    ("kinds", 200, "about 3 pages"),
+    ("mixed-direction", 200, "<bdi>Piano Sessions Vol. 2 (24-bit)</bdi>"),
+    ("store", 200, "Back to the store"),
+    ("store-down", 503, "Contact the store"),
 ]
 
 
@@ -86,8 +102,10 @@ def test_stale_copy_goes_through_the_order_store(preview_client) -> None:
         FixtureSource().fetch("stale")
     response = preview_client.get("/preview/stale")
     assert response.status_code == 200
-    assert "copy from 10 minutes ago" in " ".join(response.text.split())
-    assert "Download counts may be out of date" in response.text
+    words = " ".join(response.text.split())
+    assert "how it looked 10 minutes ago" in words
+    assert "Download counts may be a few minutes old" in words
+    assert 'href="/preview/stale">Try again</a>' in response.text
     assert "My new Book" in response.text
 
 
@@ -164,3 +182,14 @@ def test_a_template_added_to_the_theme_shows_at_once(config, tmp_path) -> None:
         '{% extends "errors/error.html" %}{% block body %}THEMED 404{% endblock %}'
     )
     assert "THEMED 404" in client.get("/preview/not-found").text
+
+
+@pytest.mark.parametrize("name", ["limit-reached", "no-such-file", "sending"])
+def test_answers_to_a_download_are_in_the_gallery(preview_client, name) -> None:
+    from downloads_portal.preview import ANSWERS
+
+    assert f'href="/preview/answer/{name}"' in preview_client.get("/preview").text
+    response = preview_client.get(f"/preview/answer/{name}?locale=de")
+    assert response.status_code == ANSWERS[name].status
+    assert 'href="/preview/example">Zurück zu Ihren Downloads' in response.text
+    assert "http-equiv" not in response.text

@@ -9,14 +9,13 @@ import logging
 import re
 import subprocess
 import time
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
-from liquid import Environment, Node, Tag
-from liquid.token import TOKEN_TAG
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import create_app, fixtures, proxy
@@ -25,6 +24,7 @@ from .conftest import (
     PREFIX,
     SECRET,
     TOKEN,
+    render_liquid,
     require_command,
     shopify_params,
     signature,
@@ -314,36 +314,6 @@ def hostile_order() -> dict[str, Any]:
     return body
 
 
-class LayoutTag(Tag):
-    """Shopify's ``layout`` tag, which python-liquid lacks; it records the name."""
-
-    name = "layout"
-    block = False
-
-    def parse(self, stream):  # type: ignore[no-untyped-def]
-        token = stream.eat(TOKEN_TAG)
-        return LayoutNode(token, stream.into_inner(tag=token, eat=False).current.value)
-
-
-class LayoutNode(Node):
-    def __init__(self, token, name: str) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(token)
-        self.name = name
-
-    def render_to_output(self, context, buffer) -> int:  # type: ignore[no-untyped-def]
-        context.globals["layouts"].append(self.name)
-        return 0
-
-
-def render_liquid(body: str) -> tuple[str, list[str]]:
-    """Render ``body`` as a store would, with theme objects in reach."""
-    env = Environment()
-    env.tags["layout"] = LayoutTag(env)
-    layouts: list[str] = []
-    shop = {"name": "THEME OBJECT LEAKED"}
-    return env.from_string(body).render(shop=shop, layouts=layouts), layouts
-
-
 def without_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.S)
 
@@ -369,7 +339,9 @@ def test_hostile_data_stays_inert(config, serve, standalone) -> None:
     assert "{ 7 | times: 6 }} {{- 'x' | upcase -}}" in page.text
     assert "{% comment %}.zip {" in page.text
     assert "42" not in page.text and "LEAKED" not in rendered
-    assert HOSTILE_URL in page.links
+    # The file goes by its id; its address is nowhere in the page.
+    assert 'value="asset-{% comment %}.zip {"' in unescape(rendered)
+    assert "files.example.com" not in rendered
     assert "https://shop.example/{{ shop.name }}" in page.links
     # Braces in the answer come only from the data (as references) or the layout tag.
     assert not re.search(r"[{}]", without_style(literal))
@@ -380,7 +352,7 @@ def test_account_page_shows_braces_as_written(client, serve) -> None:
     page = Page(client.get(f"/account/orders/{TOKEN}").text)
     for text in HOSTILE:
         assert text in page.text
-    assert HOSTILE_URL in page.links
+    assert "files.example.com" not in page.links
 
 
 def test_standalone_is_a_whole_page(config, order_served) -> None:
@@ -551,6 +523,46 @@ def test_logged_in_customer_sees_order(login_client, order_served) -> None:
     response = login_client.get(f"{URL}?{signed()}")
     assert response.status_code == 200
     assert "Sound pack" in Page(response.text).text
+
+
+def test_a_blank_id_run_into_the_next_parameter_is_nobody(
+    login_client, httpserver, order_served
+) -> None:
+    anonymous = shopify_params(logged_in_customer_id="")
+    sig = signature(anonymous)
+    # One parameter that signs as the same text as the blank id and the prefix.
+    merged = [(k, v) for k, v in anonymous if k != "path_prefix"]
+    merged = [
+        (k, f"path_prefix={PREFIX}" if k == "logged_in_customer_id" else v)
+        for k, v in merged
+    ]
+    assert signature(merged) == sig
+    response = login_client.get(f"{URL}?{urlencode([*merged, ('signature', sig)])}")
+    assert response.status_code == 200
+    assert "Log in to see your downloads" in Page(response.text).text
+    assert upstream_calls(httpserver) == 0
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["123", ""], ["", "123"], ["123", "123"], ["abc"], ["-1"], ["１２３"], [" 123"]],
+)
+def test_only_one_id_of_digits_is_a_customer(
+    login_client, httpserver, order_served, ids
+) -> None:
+    # The customer's own URL may carry logged_in_customer_id; Shopify signs it too.
+    pairs = shopify_params(logged_in_customer_id=ids[-1])
+    pairs[1:1] = [("logged_in_customer_id", value) for value in ids[:-1]]
+    response = login_client.get(f"{URL}?{signed(pairs)}")
+    assert response.status_code == 200
+    assert "Log in to see your downloads" in Page(response.text).text
+    assert upstream_calls(httpserver) == 0
+
+
+def test_a_repeated_path_prefix_is_refused(client, httpserver, order_served) -> None:
+    pairs = [*shopify_params(), ("path_prefix", "/a/elsewhere")]
+    assert client.get(f"{URL}?{signed(pairs)}").status_code == 403
+    assert upstream_calls(httpserver) == 0
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_the_last_good_copy_outlives_a_stalled_upstream(
     clock.shift(1.1)
     results = burst(apps, URL, size=10)
     assert [status for status, _ in results] == [200] * 10
-    assert all("may be out of date" in text for _, text in results)
+    assert all("may be a few minutes old" in text for _, text in results)
     assert stalled.arrived == 1
 
 

@@ -208,9 +208,9 @@ def test_threads_are_still_there_for_those_who_need_them(
     served = portal(API_BASE_URL=standin.url, CACHE_DIR=str(tmp_path / "cache"))
     assert worker_classes(served) == {"gevent"}
     threaded = portal(
+        *("serve", "--workers", "2", "--worker-class", "gthread"),
         API_BASE_URL=standin.url,
         CACHE_DIR=str(tmp_path / "cache"),
-        options=["--worker-class", "gthread"],
     )
     assert worker_classes(threaded) == {"gthread"}
     page = requests.get(f"{threaded.base}/account/orders/example", timeout=10)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from downloads_portal import fixtures, security
+from downloads_portal import create_app, fixtures, security
 from downloads_portal.logs import JsonFormatter
 
 from .conftest import TOKEN, upstream_calls
@@ -114,3 +114,22 @@ def test_inert_writes_braces_as_references() -> None:
         "&#123;&#123; shop.name &#125;&#125; &lt;b&gt;"
     )
     assert security.inert(security.Verbatim("{ color: red }")) == "{ color: red }"
+
+
+@pytest.mark.parametrize(
+    ("preview", "path", "target"),
+    [
+        (False, "/static//portal.css", "/static/portal.css"),
+        (False, "/static///portal.css", "/static/portal.css"),
+        (True, "/preview//example", "/preview/example"),
+    ],
+)
+def test_no_redirect_names_the_request_s_host(config, preview, path, target) -> None:
+    config["PREVIEW"] = preview
+    client = create_app(config).test_client()
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 308
+    assert response.headers["Location"] == target
+    assert "evil" not in str(response.headers) + response.text
+    with client.get(target) as followed:
+        assert followed.status_code == 200

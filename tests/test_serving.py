@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from downloads_portal import fixtures
+from downloads_portal.security import fingerprint
 
 from .conftest import (
     ORDERS_PATH,
@@ -149,6 +151,96 @@ def test_serve_logs_json_without_tokens(portal, httpserver) -> None:
     assert visits[0]["path"].startswith("/account/orders/~")
     assert visits[0]["status"] == 200
     assert all(line["request_id"] for line in access)
+
+
+#: Request targets that hold a whole token ("{}") but are not an order's URL, and
+#: request lines holding one that the server cannot parse.
+NEAR_MISSES = [
+    "/account/order/{}",
+    "/account/ORDERS/{}",
+    "/Account/Orders/{}",
+    "/{}",
+    "/preview/{}",
+    "/account/orders\\{}",
+    "/account/orders/./{}",
+    "/account/orders%2F{}",
+    "/account/orders/{}/",
+    "/static/{}",
+    "/static//{}",
+    "/proxy/orders/{}",
+    "/healthz/{}",
+    "/account/orders/{}?{}",
+]
+BAD_REQUEST_LINES = [
+    "GET /account/orders/{} HTTP/9.9",
+    "GET /account/orders/{} extra HTTP/1.1",
+    "{}",
+    "G{} /account/orders/{} HTTP/1.1",
+]
+
+
+def raw_request(base: str, line: str) -> bytes:
+    """Send one request line as it is, unnormalised, and return the answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"{line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def send_near_misses(base: str, token: str) -> list[bytes]:
+    """Ask for the order and each near miss (none a 500), then send the bad request
+    lines; return the answers to those."""
+    for target in ["/account/orders/{}", *NEAR_MISSES]:
+        answer = raw_request(base, f"GET {target.format(token, token)} HTTP/1.1")
+        assert not answer.startswith(b"HTTP/1.1 500"), target
+    return [raw_request(base, line.format(token, token)) for line in BAD_REQUEST_LINES]
+
+
+def test_no_log_line_of_serve_holds_a_token(portal, httpserver) -> None:
+    token = secrets.token_hex(16)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    served = portal(API_BASE_URL=base_url(httpserver), LOG_LEVEL="debug")
+    refusals = send_near_misses(served.base, token)
+    assert all(answer.startswith(b"HTTP/1.1 400") for answer in refusals)
+    assert requests.get(f"{served.base}/static/portal.css", timeout=5).ok
+    served.process.terminate()
+    served.process.wait(30)
+
+    text = served.log.read_text()
+    assert token not in text
+    lines = served.lines()
+    access = [line["path"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert f"/account/orders/~{fingerprint(token)}" in access
+    assert "/static/portal.css" in access and "/healthz" not in access
+    assert f"~{fingerprint('/' + token)}" in access
+    # The raw request line at debug, and the requests gunicorn refused, were logged.
+    assert any(
+        line["level"] == "DEBUG" and "GET ~" in line["message"] for line in lines
+    )
+    refused = [line for line in lines if "Invalid request" in line["message"]]
+    assert len(refused) == len(BAD_REQUEST_LINES)
+
+
+def test_no_log_line_of_the_development_server_holds_a_token(
+    portal, httpserver, tmp_path
+) -> None:
+    token = secrets.token_hex(16)
+    httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
+    served = portal(
+        "run",
+        API_BASE_URL=base_url(httpserver),
+        CACHE_DIR=tmp_path / "cache",
+    )
+    send_near_misses(served.base, token)
+    served.process.terminate()
+    served.process.wait(30)
+    text = served.log.read_text()
+    assert token not in text
+    assert f"/account/orders/~{fingerprint(token)}" in text
+    assert f"~{fingerprint('/' + token)}" in text
 
 
 def test_a_missing_secret_is_said_once_per_start(portal, httpserver) -> None:

@@ -227,3 +227,39 @@ def test_token_never_reaches_messages_or_logs(upstream, httpserver, caplog) -> N
     assert TOKEN not in caplog.text
     for error in (caught.value, refused_error.value):
         assert TOKEN not in "".join(traceback.format_exception(error))
+
+
+@pytest.mark.parametrize("declared", ["²", "1²", "¹", "1e3", "-5", "0x10", "10, 10"])
+def test_a_length_not_in_ascii_digits_is_invalid(
+    upstream, httpserver, declared
+) -> None:
+    def answer(request: Request) -> Response:
+        response = Response(json.dumps(fixtures.EXAMPLE_ORDER))
+        response.headers["Content-Length"] = declared
+        return response
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(answer)
+    with pytest.raises(UpstreamInvalid, match="Content-Length"):
+        upstream.fetch(TOKEN)
+
+
+def test_a_length_of_many_digits_is_too_large(upstream, httpserver) -> None:
+    def answer(request: Request) -> Response:
+        response = Response(json.dumps(fixtures.EXAMPLE_ORDER))
+        response.headers["Content-Length"] = "9" * 5000
+        return response
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(answer)
+    with pytest.raises(UpstreamInvalid, match="too large"):
+        upstream.fetch(TOKEN)
+
+
+@pytest.mark.parametrize("retry_after", ["²", "-1", "9" * 40, "Sun, 99 Foo 2026"])
+def test_an_unreadable_retry_after_is_unavailable(
+    upstream, httpserver, retry_after
+) -> None:
+    httpserver.expect_request(ORDERS_PATH).respond_with_data(
+        "", status=503, headers={"Retry-After": retry_after}
+    )
+    with pytest.raises(UpstreamUnavailable):
+        upstream.fetch(TOKEN)

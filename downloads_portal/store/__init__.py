@@ -25,6 +25,7 @@ from ..upstream import (
 )
 from .backend import file_lock_folder, init_cache, lock_seconds
 from .cache import Entry, Failure, SafeCache, cache_key
+from .files import BoundedFileSystemCache
 from .flight import CacheLocks, FileLocks, Lock, SingleFlight
 from .local import LocalEntries
 
@@ -103,6 +104,14 @@ class OrderStore:
             return False
         kept = max(self.stale_seconds, self.fresh_seconds)
         return time.time() - entry.fetched_at < kept
+
+    def check(self) -> None:
+        """Raise what keeps the file cache or the fetch locks from a write, if
+        anything does; a Redis that does not answer is the cache's ping."""
+        backend = self.cache.cache.cache
+        if isinstance(backend, BoundedFileSystemCache):
+            backend.check()
+        self.fetch_locks.check()
 
     def forget(self, token: str) -> None:
         """Drop the order's shared entry and this process's copy: fetch it anew."""

@@ -16,6 +16,9 @@ from redis.retry import Retry
 #: The shared cache of every app this process creates (each app its own backend).
 cache = Cache()
 
+#: The file cache every FileSystemCache setting gets.
+FILE_CACHE = "downloads_portal.store.files.BoundedFileSystemCache"
+
 
 class JsonSerializer(BaseSerializer):
     """Write cache values as JSON and read them back; what is not JSON is a miss.
@@ -86,12 +89,9 @@ def init_cache(app: Flask) -> Cache:
         options = redis_options(float(app.config["REDIS_TIMEOUT"]))
         app.config["CACHE_OPTIONS"] = {**options, **(app.config["CACHE_OPTIONS"] or {})}
     if backend_is(app, "FileSystemCache"):
+        # The same cache, counting its folder's files (files.py).
+        app.config["CACHE_TYPE"] = FILE_CACHE
         app.config["CACHE_DIR"] = cache_folder(app)
     app.config["CACHE_SERIALIZER"] = JsonSerializer
     cache.init_app(app)
-    backend = app.extensions["cache"][cache]
-    if hasattr(backend, "_update_count"):
-        # cachelib counted the folder's files before the serializer was swapped in,
-        # so that count was written as a pickle: write it again, as JSON.
-        backend._update_count(value=len(list(backend._list_dir())))
     return cache

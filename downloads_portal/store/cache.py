@@ -115,13 +115,29 @@ class Failure:
         return cls(error(str(data.get("message", ""))), failed_at)
 
 
+class Warnings:
+    """A logger's warnings, written at most once a minute: a failure that lasts
+    must not write a line for every page."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.warned_at = -math.inf
+
+    def warn(self, message: str) -> None:
+        """Log ``message`` unless a warning was logged less than a minute ago."""
+        now = time.monotonic()
+        if now - self.warned_at >= WARN_EVERY_SECONDS:
+            self.warned_at = now
+            self.logger.warning("%s", message)
+
+
 class SafeCache:
     """The cache with its errors turned into misses, so a page never fails on it."""
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
         self.retry_at = 0.0
-        self.warned_at = -math.inf
+        self.warnings = Warnings(log)
         self.failing = False
 
     def get(self, key: str, read: Callable[[Any], T | None]) -> T | None:
@@ -132,7 +148,7 @@ class SafeCache:
         value = read(data)
         if value is None:
             # Another release's entry, or one written by something else.
-            self._warn("unreadable cache entry, fetching anew")
+            self.warnings.warn("unreadable cache entry, fetching anew")
         return value
 
     def set(self, key: str, value: Any, timeout: int) -> None:
@@ -173,13 +189,6 @@ class SafeCache:
         metrics.cache_error()
         self.failing = True
         self.retry_at = now + CACHE_RETRY_SECONDS
-        self._warn(
+        self.warnings.warn(
             f"cache unavailable, serving from the upstream: {type(exc).__name__}: {exc}"
         )
-
-    def _warn(self, message: str) -> None:
-        """Log a warning, at most once a minute."""
-        now = time.monotonic()
-        if now - self.warned_at >= WARN_EVERY_SECONDS:
-            self.warned_at = now
-            log.warning("%s", message)

@@ -8,6 +8,7 @@ a file beside a file cache. A waiter polls the cache for what the fetcher left.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -16,7 +17,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
-from .cache import Entry, Failure, SafeCache
+from .cache import Entry, Failure, SafeCache, Warnings
+from .files import check_writable, describe
+
+log = logging.getLogger(__name__)
 
 #: How often a waiter looks for the fetcher's answer.
 POLL_SECONDS = 0.02
@@ -30,6 +34,9 @@ class Lock(Protocol):
 
     def release(self, key: str) -> None:
         """Give the lock back."""
+
+    def check(self) -> None:
+        """Raise what keeps a lock from being taken now, if anything does."""
 
 
 class _Slot:
@@ -89,6 +96,9 @@ class CacheLocks:
         """Give the lock back."""
         self.cache.delete(f"{key}:lock")
 
+    def check(self) -> None:
+        """Nothing to check: the cache's own readiness says whether it answers."""
+
 
 class FileLocks:
     """Fetch locks for the processes sharing a file cache: files made with O_EXCL.
@@ -100,11 +110,20 @@ class FileLocks:
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.warnings = Warnings(log)
 
-    def acquire(self, key: str, seconds: float) -> bool:
-        """Take the lock unless someone holds it; one older than ``seconds``
-        belongs to a fetcher that died and is taken over."""
-        path = self._path(key)
+    def acquire(self, key: str, seconds: float) -> bool | None:
+        """Take the lock unless someone holds it; None when the folder takes no
+        lock at all (not writable, a full disk): each process then fetches alone."""
+        try:
+            return self._take(self._path(key), seconds)
+        except OSError as exc:
+            self.warnings.warn(f"no fetch lock, fetching without: {describe(exc)}")
+            return None
+
+    def _take(self, path: Path, seconds: float) -> bool:
+        """Create the lock file; one older than ``seconds`` belongs to a fetcher
+        that died and is taken over."""
         for _ in range(2):
             try:
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -118,8 +137,12 @@ class FileLocks:
 
     def release(self, key: str) -> None:
         """Give the lock back."""
-        with suppress(FileNotFoundError):
+        with suppress(OSError):
             self._path(key).unlink()
+
+    def check(self) -> None:
+        """Raise what keeps a lock from being taken now, if anything does."""
+        check_writable(self.folder)
 
     def _path(self, key: str) -> Path:
         # Keys are already hashes of the token; the name only has to be safe.
