@@ -82,25 +82,28 @@ class MemoryStorage:
 class FolderStorage(MemoryStorage):
     """A machine's breaker: open and probe in files, the window per process.
 
-    Each file holds a ``time.time()`` reading, written whole before it appears.
+    Each file holds a ``time.time()`` reading, written whole before it appears. A
+    folder that takes no file leaves this process a breaker of its own (memory).
     """
 
     def __init__(self, folder: str) -> None:
         super().__init__()
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "open-until"
         self.probe = self.folder / "probe-until"
 
     def opened_until(self) -> float:
-        """Read when the breaker closes again from its file."""
-        return _read_time(self.path)
+        """Read when the breaker closes again from its file (or this process's)."""
+        return max(_read_time(self.path), super().opened_until())
 
     def open_until(self, until: float) -> None:
         """Write the new time unless the file says later; release the probe."""
-        if until > self.opened_until():
-            os.replace(self._written(until), self.path)
-        _remove(self.probe)
+        try:
+            if until > _read_time(self.path):
+                os.replace(self._written(until), self.path)
+            _remove(self.probe)
+        except OSError:
+            super().open_until(until)
 
     def close(self, bucket: int) -> None:
         """Remove the file and the probe; forget this process's window."""
@@ -111,7 +114,10 @@ class FolderStorage(MemoryStorage):
     def take_probe(self, seconds: float) -> bool:
         """Link the probe's file into place, which fails if it exists; an expired
         one belongs to a probe that never ended and is replaced."""
-        written = self._written(time.time() + seconds)
+        try:
+            written = self._written(time.time() + seconds)
+        except OSError:
+            return super().take_probe(seconds)
         try:
             for _ in range(2):
                 try:
@@ -122,11 +128,14 @@ class FolderStorage(MemoryStorage):
                         return False
                     _remove(self.probe)
             return False
+        except OSError:
+            return super().take_probe(seconds)
         finally:
             _remove(written)
 
     def _written(self, moment: float) -> Path:
         """Write ``moment`` to a file of this process's own and return its path."""
+        self.folder.mkdir(parents=True, exist_ok=True)
         spare = self.folder / f".{os.getpid()}.{threading.get_ident()}"
         spare.write_text(repr(moment))
         return spare
@@ -140,7 +149,7 @@ def _read_time(path: Path) -> float:
 
 
 def _remove(path: Path) -> None:
-    with suppress(FileNotFoundError):
+    with suppress(OSError):
         path.unlink()
 
 
@@ -230,8 +239,10 @@ class RedisStorage:
     def _try(self, fallback: Callable[[], T], call: Callable[[], T]) -> T:
         try:
             return call()
-        except redis.RedisError as exc:
-            log.debug("breaker storage unavailable: %s", exc)
+        except Exception as exc:
+            # A Redis down, or one answering nonsense (redis-py then fails in its
+            # own ways): the breaker is not worth a customer's page.
+            log.debug("breaker storage unavailable: %s", type(exc).__name__)
             return fallback()
 
 

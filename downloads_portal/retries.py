@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from email.utils import parsedate_to_datetime
 
 from urllib3.util.retry import Retry
+
+#: Seconds as HTTP writes them: ASCII digits only (``str.isdigit`` takes "²" too).
+SECONDS = re.compile(r"[0-9]+")
 
 
 class FileflareRetry(Retry):
@@ -26,8 +31,9 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if SECONDS.fullmatch(value):
+        # Beyond 18 digits it is longer than any cap: no need to parse it.
+        return float(value) if len(value) <= 18 else math.inf
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -151,3 +151,19 @@ def test_time_is_wall_clock(storages) -> None:
     breaker = Breaker(storages(), LIMITS)
     fail(breaker, range(1), retry_after=20)
     assert breaker.storage.opened_until() == pytest.approx(time.time() + 20, abs=5)
+
+
+def test_a_folder_that_takes_no_file_leaves_each_process_its_own(
+    clock, tmp_path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    breaker = Breaker(FolderStorage(str(blocker / "breaker")), LIMITS)
+    assert breaker.state() == "ok"
+    fail(breaker, range(1), retry_after=20)
+    with pytest.raises(Refused):
+        breaker.before_call(15)
+    clock.shift(21)
+    assert breaker.before_call(15) is True
+    breaker.succeeded("order-0", probe=True)
+    assert breaker.state() == "ok"
