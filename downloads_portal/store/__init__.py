@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from flask_caching import Cache
 
 from .. import metrics
@@ -81,7 +81,7 @@ class OrderStore:
         local = self.local.get(key)
         if local is not None and self._fresh(local):
             return self._hit(key, local)
-        entry = self.cache.get(key, Entry.from_json) or local
+        entry = self._shared(key) or local
         if entry is not None and self._fresh(entry):
             return self._hit(key, self.local.keep(key, entry))
         refused = self.source.refusal()
@@ -99,7 +99,7 @@ class OrderStore:
         """Whether an order is held for ``token``, fresh or stale (a remembered
         "not found" is not), without asking the upstream."""
         key = cache_key(token)
-        entry = self.local.get(key) or self.cache.get(key, Entry.from_json)
+        entry = self.local.get(key) or self._shared(key, keep=True)
         if entry is None or entry.order is None:
             return False
         kept = max(self.stale_seconds, self.fresh_seconds)
@@ -124,6 +124,20 @@ class OrderStore:
         key = cache_key(token)
         self.cache.set(key, Entry(order, fetched_at).to_json(), self.stale_seconds)
         self.local.drop(key)
+
+    def _shared(self, key: str, keep: bool = False) -> Entry | None:
+        """Read ``key``'s entry from the shared cache; ``keep`` leaves what was read
+        for this request's lookup, which then takes it rather than ask again (the
+        limiter asks whether an order is held just before the view looks it up)."""
+        if not has_request_context():
+            return self.cache.get(key, Entry.from_json)
+        read: dict[str, Entry | None] = g.setdefault("shared_reads", {})
+        if not keep and key in read:
+            return read.pop(key)
+        entry = self.cache.get(key, Entry.from_json)
+        if keep:
+            read[key] = entry
+        return entry
 
     def _fresh(self, entry: Entry) -> bool:
         """Whether ``entry`` is young enough to answer without asking the upstream."""
@@ -158,6 +172,7 @@ class OrderStore:
         since the cache reads 0 as "forever"."""
         if seconds > 0:
             self.cache.set(key, entry.to_json(), timeout=seconds)
+        self.flight.fetched(key, entry)
         return self.local.keep(key, entry)
 
     def _call_source(self, token: str) -> Order:
