@@ -125,13 +125,8 @@ def secrets(value: Any) -> list[str]:
     return [s.strip() for s in value if isinstance(s, str) and s.strip()]
 
 
-def verify(
-    query: bytes, keys: Sequence[str], skew: float, now: float
-) -> dict[str, list[str]]:
-    """Return the parameters of a request Shopify signed recently, or raise."""
-    if not keys:
-        raise BadSignature("SHOPIFY_API_SECRET is not set")
-    params = group(parse_query(query))
+def check_shape(params: Mapping[str, Sequence[str]]) -> None:
+    """Raise unless Shopify's parameters come as often, and look, as it sends them."""
     for name in SINGLE_PARAMS:
         if len(params.get(name, ())) != 1:
             raise BadSignature(f"{name} missing or repeated")
@@ -142,6 +137,16 @@ def verify(
         raise BadSignature("shop is not a myshopify.com domain")
     if not TIMESTAMP_RE.fullmatch(params["timestamp"][0]):
         raise BadSignature("timestamp is not a number")
+
+
+def verify(
+    query: bytes, keys: Sequence[str], skew: float, now: float
+) -> dict[str, list[str]]:
+    """Return the parameters of a request Shopify signed recently, or raise."""
+    if not keys:
+        raise BadSignature("SHOPIFY_API_SECRET is not set")
+    params = group(parse_query(query))
+    check_shape(params)
     given = params["signature"][0].encode()
     message = signed_message(params)
     # Every key is tried, so the time taken does not tell which one matched.
