@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from gunicorn.errors import AppImportError, HaltServer
 from werkzeug.serving import WSGIRequestHandler
 
 from . import logs
+from .config import SettingError
 
 #: Where ``run`` writes its access lines, as gunicorn's workers do.
 ACCESS_LOG = logging.getLogger("downloads_portal.access")
@@ -34,10 +39,14 @@ class Server(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Any:
-        """Create the app in each worker."""
+        """Create the app in each worker; a bad setting stops gunicorn with its
+        message alone (gunicorn prints an AppImportError without a traceback)."""
         from . import create_app
 
-        return create_app()
+        try:
+            return create_app()
+        except SettingError as exc:
+            raise AppImportError(str(exc)) from None
 
 
 HOST = click.option("--host", default="127.0.0.1", show_default=True)
@@ -47,6 +56,19 @@ PORT = click.option("--port", default=5000, show_default=True, type=int)
 @click.group()
 def main() -> None:
     """Serve the customer download page."""
+
+
+def stops_on_bad_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """Say what is wrong with a setting in one line, without a traceback."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except SettingError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return checked
 
 
 class DevRequestHandler(WSGIRequestHandler):
@@ -88,6 +110,7 @@ def address(host: str, port: int) -> str:
 @main.command()
 @HOST
 @PORT
+@stops_on_bad_settings
 def run(host: str, port: int) -> None:
     """Run the development server against the configured upstream.
 
@@ -110,6 +133,7 @@ def run(host: str, port: int) -> None:
 @main.command()
 @HOST
 @PORT
+@stops_on_bad_settings
 def preview(host: str, port: int) -> None:
     """Run the designers' gallery: fixture orders, no network, templates reloaded."""
     from . import create_app, settings
@@ -128,7 +152,16 @@ def preview(host: str, port: int) -> None:
     "--workers", type=int, help="Processes; default 2 per core and 1, at most 12."
 )
 @click.option("--threads", type=int, help="Threads per worker; default 8.")
+@stops_on_bad_settings
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Serve with gunicorn: JSON logs, graceful shutdown, metrics if configured."""
+    from . import settings
+
+    settings()  # Checked here first: gunicorn_conf reads them too.
     options = {"bind": [f"{host}:{port}"], "workers": workers, "threads": threads}
-    Server({k: v for k, v in options.items() if v is not None}).run()
+    try:
+        Server({k: v for k, v in options.items() if v is not None}).run()
+    except HaltServer as exc:
+        # gunicorn raises it a second time, unhandled, when two workers fail to load.
+        click.echo(f"Error: {exc.reason}", err=True)
+        sys.exit(exc.exit_status)
