@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "LOCAL_CACHE_ITEMS": 256,
+    "PAGE_MEMO_CHARS": 32_000_000,
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,

@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import nh3
-
+from .fields import (
+    MAX_FILES,
+    InvalidOrder,
+    as_count,
+    as_list,
+    as_mapping,
+    as_text,
+    check_text,
+    optional_str,
+    order_number,
+    sanitize_message,
+)
 from .security import safe_url
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "Asset",
+    "InvalidOrder",
+    "Limits",
+    "Line",
+    "Order",
+    "Product",
+    "order_body",
+    "parse_order",
+]
 
 #: Shopify's name for the only variant of a product that has no variants.
 DEFAULT_VARIANT = "Default Title"
-
-#: What the merchant's message may keep: paragraphs, emphasis and plain links.
-MESSAGE_TAGS = {"p", "br", "em", "strong", "b", "i", "a", "ul", "ol", "li"}
-MESSAGE_ATTRIBUTES = {"a": {"href"}}
-
-#: The largest download count or limit taken as real, either side of zero: a billion
-#: downloads of one file is beyond any store; more comes only from a broken answer.
-MAX_COUNT = 10**9
-
-#: The most files (the order's and its lines' together), and the most line items,
-#: an order may have: a page of 2 000 files is about 1.3 MB of HTML and takes a
-#: good part of a second to render; Fileflare's answer for more is refused.
-MAX_FILES = 2000
-
-#: UTF-16 halves JSON may carry alone (``"\\ud800"``); no encoder accepts them.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class InvalidOrder(ValueError):
-    """The upstream's JSON does not have the shape of an order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,24 +143,35 @@ class Order:
 
 def parse_order(payload: Any) -> Order:
     """Build an Order from the decoded JSON body, or raise InvalidOrder."""
-    body = _mapping(payload, "body")
-    order = _mapping(body.get("order"), "order")
-    text = _mapping(body.get("text") or {}, "text")
-    message = _optional_str(text.get("text"), "text.text")
-    raw_lines = _list(order.get("lines"), "lines")
+    body = as_mapping(payload, "body")
+    order = as_mapping(body.get("order"), "order")
+    text = as_mapping(body.get("text") or {}, "text")
+    message = optional_str(text.get("text"), "text.text")
+    raw_lines = as_list(order.get("lines"), "lines")
     if len(raw_lines) > MAX_FILES:
         raise InvalidOrder(f"more than {MAX_FILES} line items")
     lines = tuple(_line(item) for item in raw_lines)
-    assets = tuple(_asset(item) for item in _list(order.get("assets"), "assets"))
+    assets = tuple(_asset(item) for item in as_list(order.get("assets"), "assets"))
     if len(assets) + sum(len(line.assets) for line in lines) > MAX_FILES:
         raise InvalidOrder(f"more than {MAX_FILES} files")
-    return Order(
-        number=_order_number(order.get("order_number")),
+    parsed = Order(
+        number=order_number(order.get("order_number")),
         lines=lines,
         assets=assets,
-        title=_optional_str(text.get("title"), "text.title") or None,
+        title=optional_str(text.get("title"), "text.title") or None,
         message_html=sanitize_message(message) if message else None,
     )
+    check_text(_shown_text(parsed))
+    return parsed
+
+
+def _shown_text(order: Order) -> Iterator[str | None]:
+    """Yield every string of ``order`` its page shows (file addresses are not)."""
+    yield from (order.number, order.title, order.message_html)
+    for line in order.lines:
+        yield from (line.product.name, line.product.variant_name)
+    for a in order.all_assets:
+        yield from (a.id, a.filename, a.size)
 
 
 def order_body(order: Order) -> dict[str, Any]:
@@ -206,118 +218,37 @@ def _assets_body(assets: tuple[Asset, ...]) -> list[dict[str, Any]]:
     ]
 
 
-def sanitize_message(html: str) -> str | None:
-    """Keep only the merchant's paragraphs, emphasis and http(s) links."""
-    cleaned = nh3.clean(
-        html,
-        tags=MESSAGE_TAGS,
-        attributes=MESSAGE_ATTRIBUTES,
-        url_schemes={"http", "https"},
-        # url_schemes lets relative and //host links through: only absolute ones stay.
-        attribute_filter=_absolute_links,
-        link_rel="noopener noreferrer",
-    ).strip()
-    return cleaned or None
-
-
-def _absolute_links(tag: str, attribute: str, value: str) -> str | None:
-    if (tag, attribute) == ("a", "href"):
-        return safe_url(value)
-    return value
-
-
 def _line(item: Any) -> Line:
-    line = _mapping(item, "line")
-    product = _mapping(line.get("product") or {}, "product")
-    variant = _optional_str(product.get("variant_name"), "variant_name")
+    line = as_mapping(item, "line")
+    product = as_mapping(line.get("product") or {}, "product")
+    variant = optional_str(product.get("variant_name"), "variant_name")
     if variant is not None and (not variant.strip() or variant == DEFAULT_VARIANT):
         variant = None
     return Line(
         product=Product(
-            name=_optional_str(product.get("name"), "product.name") or "",
+            name=optional_str(product.get("name"), "product.name") or "",
             variant_name=variant,
-            id=_text(product.get("id")),
-            sku=_text(product.get("sku")),
+            id=as_text(product.get("id")),
+            sku=as_text(product.get("sku")),
         ),
-        assets=tuple(_asset(a) for a in _list(line.get("assets"), "line.assets")),
+        assets=tuple(_asset(a) for a in as_list(line.get("assets"), "line.assets")),
     )
 
 
 def _asset(item: Any) -> Asset:
-    asset = _mapping(item, "asset")
-    data = _mapping(asset.get("data"), "asset.data")
-    limits = _mapping(asset.get("limits") or {}, "limits")
-    raw_url = _optional_str(data.get("url"), "url")
+    asset = as_mapping(item, "asset")
+    data = as_mapping(asset.get("data"), "asset.data")
+    limits = as_mapping(asset.get("limits") or {}, "limits")
+    raw_url = optional_str(data.get("url"), "url")
     return Asset(
-        id=_text(data.get("id")),
-        filename=_optional_str(data.get("filename"), "filename") or "",
-        size=_text(data.get("size")),
+        id=as_text(data.get("id")),
+        filename=optional_str(data.get("filename"), "filename") or "",
+        size=as_text(data.get("size")),
         is_file=data.get("is_file") is True,
         is_link=data.get("is_link") is True,
         url=safe_url(raw_url) if raw_url else None,
         limits=Limits(
-            downloaded=_count(limits.get("downloaded"), "downloaded") or 0,
-            limit=_count(limits.get("limit"), "limit"),
+            downloaded=as_count(limits.get("downloaded"), "downloaded") or 0,
+            limit=as_count(limits.get("limit"), "limit"),
         ),
     )
-
-
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidOrder(f"{what} is not an object")
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidOrder(f"{what} is not a list")
-    return value
-
-
-def _count(value: Any, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidOrder(f"{what} is not a number")
-    if isinstance(value, float) and not value.is_integer():
-        # NaN and the infinities are not whole numbers either.
-        raise InvalidOrder(f"{what} is not a whole number")
-    if abs(value) > MAX_COUNT:
-        raise InvalidOrder(f"{what} is beyond any real count")
-    return max(int(value), 0)
-
-
-def _optional_str(value: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return printable(value)
-    raise InvalidOrder(f"{what} is not a string")
-
-
-def printable(text: str) -> str:
-    """Replace lone surrogates with U+FFFD, so that ``text`` encodes as UTF-8."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _text(value: Any) -> str:
-    """Render an identifier-like scalar as text, tolerating numbers."""
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, int | float):
-        return str(value)
-    return ""
-
-
-def _order_number(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return printable(value)
-    raise InvalidOrder("order_number is not a number")

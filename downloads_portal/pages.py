@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template
 from flask_babel import get_locale
 
+from .fields import MAX_FILES, MAX_TEXT
 from .recent import Recent
 from .store import OrderView
-from .upstream import UpstreamInvalid
 
-log = logging.getLogger(__name__)
+#: The most characters a file adds to its page beyond its strings: its row and a
+#: card of its own, with counts near a billion, in the wordiest language (measured:
+#: 1 062, in French, through the app proxy).
+FILE_MARKUP = 1_200
 
-#: The longest order page served, in characters. Within models.MAX_FILES an
-#: ordinary order stays well below; names that escape to many times their length
-#: (``{`` is written ``&#123;``) could not, and such an order is refused (502).
-MAX_PAGE_CHARS = 3_000_000
+#: The page around the files, the app proxy's inline stylesheet included (measured:
+#: 9 900 with the default theme; the store's links and a theme's own stylesheet
+#: add their length).
+PAGE_FRAME = 30_000
+
+#: The longest page an order that parses makes, in characters (4.83 million): the
+#: page prints each of the order's strings at most twice, a character as at most 6
+#: (``{`` is ``&#123;``), and ``FILE_MARKUP`` a file around them.
+MAX_PAGE_CHARS = 2 * 6 * MAX_TEXT + MAX_FILES * FILE_MARKUP + PAGE_FRAME
 
 #: A rendered page's identity: the copy of the order (cache key and fetch time)
 #: and the variant of the page.
 PageKey = tuple[str, float, str]
 
 
-def render_order(view: OrderView) -> str:
-    """Render ``view``, reusing the page already rendered from the same fresh copy.
+def render_order(view: OrderView, *, memo: bool = False) -> str:
+    """Render ``view``; with ``memo``, reuse the page rendered from the same copy.
 
-    Only the customer's own route is reused: its page depends on the order and on
-    nothing of the request but what ``page_variant`` names. Stale views show their
-    age, and the preview reloads templates, so both are rendered every time.
+    The caller says whether its page may be kept: one that depends on the order
+    and on nothing of the request but what ``page_variant`` names. Stale views
+    show their age, so they are rendered every time.
     """
-    if not reusable(view):
+    if not memo or view.stale:
         return render(view)
     pages: Recent[PageKey, str] = current_app.extensions["order_pages"]
     key = (view.key, view.fetched_at, page_variant())
@@ -41,21 +47,8 @@ def render_order(view: OrderView) -> str:
 
 
 def render(view: OrderView) -> str:
-    """Render the order page for ``view``; one beyond ``MAX_PAGE_CHARS`` is refused."""
-    page = render_template("order.html", view=view, order=view.order)
-    if len(page) > MAX_PAGE_CHARS:
-        log.warning("order page of %d characters refused", len(page))
-        raise UpstreamInvalid("order page too large")
-    return page
-
-
-def reusable(view: OrderView) -> bool:
-    """Whether the page for ``view`` may be kept and served again."""
-    return (
-        not view.stale
-        and request.blueprint == "account"
-        and not current_app.jinja_env.auto_reload
-    )
+    """Render the order page for ``view``."""
+    return render_template("order.html", view=view, order=view.order)
 
 
 def page_variant() -> str:
@@ -68,7 +61,8 @@ def page_variant() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Keep as many rendered pages as the process keeps orders."""
-    app.extensions["order_pages"] = Recent[PageKey, str](
-        int(app.config["LOCAL_CACHE_ITEMS"])
-    )
+    """Keep as many rendered pages as the process keeps orders, within
+    PAGE_MEMO_CHARS in all; in the preview, whose templates change under it, none."""
+    size = 0 if app.config["PREVIEW"] else int(app.config["LOCAL_CACHE_ITEMS"])
+    budget = int(app.config["PAGE_MEMO_CHARS"])
+    app.extensions["order_pages"] = Recent[PageKey, str](size, len, budget)

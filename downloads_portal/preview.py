@@ -152,11 +152,11 @@ def download(name: str) -> BaseResponse:
 
 @bp.get("/<name>")
 def scenario(name: str) -> str:
-    """Render one scenario through the customer's own order route."""
+    """Render one scenario as the customer's own page, never a kept one."""
     chosen = SCENARIOS.get(name)
     if chosen is None:
         raise NotFound()
     if chosen.cached_age is not None:
         # A copy fetched earlier, so the store's own stale path serves it.
         get_store().remember(name, chosen.order(), time.time() - chosen.cached_age)
-    return account.order(name)
+    return account.order_page(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -12,10 +12,22 @@ V = TypeVar("V")
 
 
 class Recent(Generic[K, V]):
-    """The ``size`` items used last; the least recently used goes first."""
+    """The ``size`` items used last; the least recently used goes first.
 
-    def __init__(self, size: int) -> None:
+    With ``weigh``, the items' weights also add up to at most ``budget``; an item
+    heavier than the whole budget is not kept at all.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        weigh: Callable[[V], int] | None = None,
+        budget: int = 0,
+    ) -> None:
         self.size = size
+        self.weigh = weigh
+        self.budget = budget
+        self.weight = 0
         self._items: OrderedDict[K, V] = OrderedDict()
         # Made here, when the app is created: after gevent has patched threading.
         self._lock = threading.Lock()
@@ -29,19 +41,30 @@ class Recent(Generic[K, V]):
             return value
 
     def keep(self, key: K, value: V) -> V:
-        """Hold ``value`` at ``key``, dropping the oldest items past the size."""
+        """Hold ``value`` at ``key``, dropping the oldest items past the bounds."""
         with self._lock:
-            if self.size:
+            if self.size and self._weight_of(value) <= self._room():
+                self._pop(key)
                 self._items[key] = value
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+                self.weight += self._weight_of(value)
+                while len(self._items) > self.size or self.weight > self._room():
+                    self._pop(next(iter(self._items)))
             return value
 
     def drop(self, key: K) -> None:
         """Forget the item at ``key``."""
         with self._lock:
-            self._items.pop(key, None)
+            self._pop(key)
+
+    def _pop(self, key: K) -> None:
+        if key in self._items:
+            self.weight -= self._weight_of(self._items.pop(key))
+
+    def _weight_of(self, value: V) -> int:
+        return self.weigh(value) if self.weigh else 0
+
+    def _room(self) -> int:
+        return self.budget if self.weigh else 0
 
     def __len__(self) -> int:
         with self._lock:

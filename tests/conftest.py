@@ -95,6 +95,12 @@ def upstream_calls(httpserver: HTTPServer) -> int:
     return sum(1 for request, _ in httpserver.log if request.path == ORDERS_PATH)
 
 
+def counted(downloaded: int) -> dict[str, Any]:
+    """Return an order of one file downloaded ``downloaded`` times out of 10."""
+    asset = fixtures.asset(downloaded=downloaded, limit=10)
+    return fixtures.order(lines=[fixtures.line(assets=[asset])])
+
+
 def base_url(server: HTTPServer) -> str:
     """Return the stand-in's address as API_BASE_URL takes it."""
     return server.url_for("/").rstrip("/")

@@ -29,3 +29,20 @@ def test_code_passes(check: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     if check == "radon":
         assert result.stdout.strip() == "", result.stdout
+
+
+#: The most lines a module may have: past that, it holds more than one thing.
+MAX_MODULE_LINES = 300
+
+
+def test_modules_are_small() -> None:
+    package = ROOT / "downloads_portal"
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) > 20
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in modules
+        if (lines := len(path.read_text(encoding="utf-8").splitlines()))
+        > MAX_MODULE_LINES
+    }
+    assert long == {}

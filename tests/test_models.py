@@ -8,13 +8,8 @@ import math
 import pytest
 
 from downloads_portal import fixtures
-from downloads_portal.models import (
-    MAX_COUNT,
-    MAX_FILES,
-    InvalidOrder,
-    Limits,
-    parse_order,
-)
+from downloads_portal.fields import MAX_COUNT, MAX_FILES, MAX_TEXT
+from downloads_portal.models import InvalidOrder, Limits, parse_order
 
 
 def test_example_order() -> None:
@@ -219,3 +214,53 @@ def test_the_largest_order_is_kept() -> None:
         lines=[fixtures.line(assets=files(MAX_FILES - 1))], assets=files(1)
     )
     assert len(parse_order(body).lines[0].assets) == MAX_FILES - 1
+
+
+def with_text(where: str, length: int) -> dict:
+    """Return a one-file order whose text, nearly all in ``where``, is ``length``."""
+    body = fixtures.order(number=1, lines=[fixtures.line(name="", variant=None)])
+    data = body["order"]["lines"][0]["assets"][0]["data"]
+    data.update(id="", filename="", size="")
+    places = {
+        "number": (body["order"], "order_number"),
+        "title": (body["text"], "title"),
+        "message": (body["text"], "text"),
+        "product": (body["order"]["lines"][0]["product"], "name"),
+        "variant": (body["order"]["lines"][0]["product"], "variant_name"),
+        "id": (data, "id"),
+        "filename": (data, "filename"),
+        "size": (data, "size"),
+    }
+    parent, key = places[where]
+    # The number's own "1" is one character of the text wherever the rest goes.
+    parent[key] = "x" * (length - 1 if where != "number" else length)
+    return body
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["number", "title", "message", "product", "variant", "id", "filename", "size"],
+)
+def test_the_text_a_page_shows_is_bounded(where) -> None:
+    order = parse_order(with_text(where, MAX_TEXT))
+    (line,) = order.lines
+    (asset,) = line.assets
+    shown = {
+        "number": order.number,
+        "title": order.title,
+        "message": order.message_html,
+        "product": line.product.name,
+        "variant": line.product.variant_name,
+        "id": asset.id,
+        "filename": asset.filename,
+        "size": asset.size,
+    }
+    assert sum(len(text or "") for text in shown.values()) == MAX_TEXT
+    with pytest.raises(InvalidOrder, match=f"more than {MAX_TEXT} characters"):
+        parse_order(with_text(where, MAX_TEXT + 1))
+
+
+def test_file_addresses_are_not_counted_as_text() -> None:
+    asset = fixtures.asset(url="https://files.example.com/" + "x" * MAX_TEXT)
+    order = parse_order(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    assert len(order.all_assets[0].url or "") > MAX_TEXT

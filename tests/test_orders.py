@@ -9,14 +9,9 @@ import pytest
 from downloads_portal import create_app, fixtures
 from downloads_portal.store import cache_key
 
-from .conftest import ORDERS_PATH, TOKEN, renders, upstream_calls
+from .conftest import ORDERS_PATH, TOKEN, counted, renders, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
-
-
-def counted(downloaded: int) -> dict:
-    asset = fixtures.asset(downloaded=downloaded, limit=10)
-    return fixtures.order(lines=[fixtures.line(assets=[asset])])
 
 
 def test_one_call_while_fresh(client, serve, httpserver) -> None:
