@@ -29,6 +29,8 @@ BAD = [
     ("LOCAL_CACHE_ITEMS", "-1", "a whole number"),
     ("LOCAL_CACHE_ITEMS", "2.5", "a whole number"),
     ("LOCAL_CACHE_ITEMS", "true", "a whole number"),
+    ("PAGE_MEMO_CHARS", "-5", "a whole number"),
+    ("PAGE_MEMO_CHARS", "lots", "a whole number"),
     ("REDIS_TIMEOUT", "0", "a number"),
     ("CACHE_THRESHOLD", "0", "a whole number"),
     ("ORDER_CACHE_SECONDS", "٣٠", "a whole number"),
