@@ -6,8 +6,8 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 from gunicorn.app.base import BaseApplication
@@ -16,6 +16,10 @@ from werkzeug.serving import WSGIRequestHandler
 
 from . import logs
 from .config import SettingError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from flask import Flask
 
 #: Where ``run`` writes its access lines, as gunicorn's workers do.
 ACCESS_LOG = logging.getLogger("downloads_portal.access")
@@ -71,24 +75,62 @@ def stops_on_bad_settings(command: Callable[..., None]) -> Callable[..., None]:
     return checked
 
 
+#: Where BodySize leaves the size of an answer's body, for its access line.
+SIZE_KEY = "downloads_portal.bytes"
+
+
+class BodySize:
+    """Count the bytes of each answer's body, as gunicorn's access line gives them."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterator[bytes]:
+        environ[SIZE_KEY] = 0
+        body = self.app(environ, start_response)
+        try:
+            for chunk in body:
+                environ[SIZE_KEY] += len(chunk)
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+
 class DevRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler, writing the access line gunicorn's workers write."""
 
     environ: dict[str, Any]
+    #: The status of the app's answer, logged once its body is sent.
+    answered: int | str | None = None
 
     def handle_one_request(self) -> None:
         """Serve one request of the connection, forgetting the previous one's."""
         self.environ = {}
+        self.answered = None
         super().handle_one_request()
 
     def run_wsgi(self) -> None:
-        """Serve one request, timed for its access line."""
+        """Serve one request, then log it with its time and its body's size."""
         self.started = time.perf_counter()
-        super().run_wsgi()
+        try:
+            super().run_wsgi()
+        finally:
+            if self.answered is not None:
+                self.log_access(self.answered, self.environ.get(SIZE_KEY))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Note the app's status as its headers go out; log any other at once."""
+        if self.environ:
+            self.answered = code
+        else:
+            # No environ: the request line did not parse, and the app never saw it.
+            self.log_access(code, None)
+
+    def log_access(self, code: int | str, size: int | None) -> None:
         """Log the request as one JSON line, with its id and without colours."""
-        # No environ: the request line did not parse, and the app never saw it.
         environ = self.environ or {"REQUEST_METHOD": self.command, "PATH_INFO": ""}
         seconds = time.perf_counter() - getattr(self, "started", time.perf_counter())
         logs.access(ACCESS_LOG, environ, str(code), seconds, size)
@@ -127,6 +169,12 @@ def run(host: str, port: int) -> None:
     click.echo(f"Health:  {base}/healthz")
     click.echo(f"Upstream: {app.config['API_BASE_URL']}")
     click.echo("Log lines are JSON, on stderr. Ctrl+C stops.")
+    serve_here(app, host, port)
+
+
+def serve_here(app: Flask, host: str, port: int) -> None:
+    """Run the development server, writing gunicorn's access lines."""
+    app.wsgi_app = BodySize(app.wsgi_app)  # type: ignore[method-assign]
     app.run(host=host, port=port, request_handler=DevRequestHandler)
 
 
@@ -142,7 +190,7 @@ def preview(host: str, port: int) -> None:
     app = create_app({"PREVIEW": True})
     click.echo(f"Preview: {address(host, port)}/preview")
     click.echo("Templates and stylesheets reload on every request. Ctrl+C stops.")
-    app.run(host=host, port=port, request_handler=DevRequestHandler)
+    serve_here(app, host, port)
 
 
 @main.command()
