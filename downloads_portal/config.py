@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,12 @@ def _text(value: Any) -> str:
     return value
 
 
+def _folder(value: Any) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(value)
+    return str(os.fspath(value))
+
+
 def optional(kind: Kind) -> Kind:
     """``kind``, or nothing: unset, or set to an empty variable."""
 
@@ -135,6 +142,7 @@ def _secrets(value: Any) -> str | list[str] | None:
 BOOLEAN = Kind("true or false", _boolean)
 TEXT = Kind("text", _text, text=True)
 OPTIONAL_TEXT = optional(TEXT)
+OPTIONAL_FOLDER = optional(Kind("a folder", _folder, text=True))
 RATE_LIMIT = Kind("a rate limit such as '20 per minute'", _rate_limit, text=True)
 
 #: Every setting in DEFAULTS, and what it must be.
@@ -146,7 +154,7 @@ KINDS: dict[str, Kind] = {
     "STALE_ORDER_SECONDS": whole(0),
     "NOT_FOUND_CACHE_SECONDS": whole(0),
     "CACHE_TYPE": TEXT,
-    "CACHE_DIR": OPTIONAL_TEXT,
+    "CACHE_DIR": OPTIONAL_FOLDER,
     "CACHE_THRESHOLD": whole(1),
     "CACHE_KEY_PREFIX": TEXT,
     "LOCAL_CACHE_ITEMS": whole(0),
@@ -162,7 +170,7 @@ KINDS: dict[str, Kind] = {
     "PROXY_REQUIRE_LOGIN": BOOLEAN,
     "PUBLIC_URL": OPTIONAL_TEXT,
     "PREVIEW": BOOLEAN,
-    "THEME_DIR": OPTIONAL_TEXT,
+    "THEME_DIR": OPTIONAL_FOLDER,
     "NOT_FOUND_RATE_LIMIT": RATE_LIMIT,
     "PROXY_FIX_X_FOR": whole(0),
     "DEFAULT_LOCALE": TEXT,

@@ -114,6 +114,11 @@ def test_good_settings_are_read(config, environment, name, value, read) -> None:
     assert create_app(config).config[name] == read
 
 
+def test_a_folder_may_be_a_path(config, tmp_path) -> None:
+    app = create_app({**config, "CACHE_DIR": tmp_path / "files"})
+    assert app.config["CACHE_DIR"] == str(tmp_path / "files")
+
+
 def test_every_setting_is_checked() -> None:
     assert set(settings_table.KINDS) == set(DEFAULTS)
 
