@@ -44,14 +44,8 @@ AT_MOST_ONCE_PARAMS = ("path_prefix",)
 #: which signs as the same text), is nobody.
 CUSTOMER_ID_RE = re.compile(r"[0-9]{1,20}")
 
-#: The text Shopify's own customer id unit starts with in the signed message.
-CUSTOMER_UNIT = "logged_in_customer_id="
-
 #: What a ``shop`` must look like: the store's own myshopify.com domain.
 SHOP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com")
-
-#: A ``timestamp``: seconds since 1970, in ASCII digits.
-TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
@@ -135,7 +129,7 @@ def check_shape(params: Mapping[str, Sequence[str]]) -> None:
             raise BadSignature(f"{name} repeated")
     if not SHOP_RE.fullmatch(params["shop"][0]):
         raise BadSignature("shop is not a myshopify.com domain")
-    if not TIMESTAMP_RE.fullmatch(params["timestamp"][0]):
+    if not re.fullmatch(r"[0-9]{1,12}", params["timestamp"][0]):
         raise BadSignature("timestamp is not a number")
 
 
@@ -170,10 +164,10 @@ def customer_id(params: Mapping[str, Sequence[str]]) -> str:
     # The signature covers the text, not how it splits into parameters: a visitor's
     # own parameter can carry "logged_in_customer_id=123" and be split out of it.
     # Shopify always signs its unit "logged_in_customer_id=<id or nothing>", and
-    # every unit sorted after it starts with a letter from "l" on, never a digit.
+    # every unit sorted after it starts with a character from "l" on, never a digit.
     # So when that text comes only once in the message, it is Shopify's unit, and
     # the digits that follow it, up to the next unit, are the id Shopify signed.
-    if signed_message(params).count(CUSTOMER_UNIT) != 1:
+    if signed_message(params).count("logged_in_customer_id=") != 1:
         return ""
     return values[0]
 
