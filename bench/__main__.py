@@ -9,12 +9,7 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -22,7 +17,8 @@ import requests
 from downloads_portal import gunicorn_conf
 
 from . import load
-from .standin import StandIn, free_port
+from .serving import gunicorn
+from .standin import StandIn
 
 HERE = Path(__file__).resolve().parent
 FRESH_SECONDS = 30
@@ -32,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     """Measure every route, write JSON, Markdown and a plot, print the table."""
     args = parse_args(argv)
     upstream = StandIn().start()
-    with gunicorn(upstream.url, args.workers) as (base, master):
+    fresh = {"ORDER_CACHE_SECONDS": str(FRESH_SECONDS)}
+    serve = ["--worker-class", args.worker_class]
+    with gunicorn(upstream.url, args.workers, fresh, serve) as (base, master):
         targets = {"healthz": "/healthz", "example": "/account/orders/example"}
         targets |= {f"lines-{n}": f"/account/orders/lines-{n}" for n in args.sizes}
         started = time.monotonic()
@@ -86,6 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="runs per route")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--worker-class", default="gevent", help="gevent or gthread")
     parser.add_argument(
         "--sizes",
         type=lambda s: [int(n) for n in s.split(",")],
@@ -94,49 +93,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", default=str(HERE / "results"))
     return parser.parse_args(argv)
-
-
-@contextmanager
-def gunicorn(api_base_url: str, workers: int) -> Iterator[tuple[str, int]]:
-    """Run the app as production does, ``downloads-portal serve``, on a fresh cache."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as cache_dir:
-        env = dict(
-            os.environ,
-            DOWNLOADS_PORTAL_API_BASE_URL=api_base_url,
-            DOWNLOADS_PORTAL_CACHE_DIR=cache_dir,
-            DOWNLOADS_PORTAL_ORDER_CACHE_SECONDS=str(FRESH_SECONDS),
-            DOWNLOADS_PORTAL_LOG_LEVEL="warning",
-        )
-        command = [
-            sys.executable,
-            "-c",
-            "from downloads_portal.cli import main; main()",
-        ]
-        command += ["serve", "--port", str(port), "--workers", str(workers)]
-        # The access log is part of the cost measured; its lines are not shown.
-        process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base, process)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(15)
-
-
-def wait_until_up(base: str, process: subprocess.Popen) -> None:
-    """Wait for /healthz to answer, or stop the run."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited before it served")
-        try:
-            requests.get(base + "/healthz", timeout=1).raise_for_status()
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer within 30 s")
 
 
 def summarise(runs: dict[str, list[load.Result]]) -> dict[str, dict]:
@@ -227,12 +183,19 @@ def markdown(results: dict) -> str:
         f"- memory per worker (RSS): {rss} MiB",
         f"- measured {m['date']} on {m['cores']} cores ({m['cpu']}),"
         f" Python {m['python']}, `downloads-portal serve` with {settings['workers']}"
-        f" gthread workers of {gunicorn_conf.threads} threads,"
+        f" {workers_named(settings['worker_class'])},"
         f" {results['generator']} with {settings['connections']} clients, a new"
         " connection per request,"
         f" {settings['rounds']} x {settings['duration']:g} s per route",
     ]
     return "\n".join(lines)
+
+
+def workers_named(worker_class: str) -> str:
+    """Name the workers as the table's note shows them."""
+    if worker_class == "gthread":
+        return f"gthread workers of {gunicorn_conf.threads} threads"
+    return f"{worker_class} workers"
 
 
 def route_label(name: str) -> str:

@@ -29,12 +29,15 @@ from bench.standin import StandIn, free_port
 HERE = Path(__file__).resolve().parent
 
 
-def start_instance(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
+def start_instance(
+    port: int, env: dict[str, str], logs: Path, worker_class: str
+) -> subprocess.Popen:
     """Start one ``downloads-portal serve`` instance and wait until it is ready."""
     executable = Path(sys.executable).parent / "downloads-portal"
+    command = [str(executable), "serve", "--port", str(port)]
     with (logs / f"instance-{port}.log").open("wb") as log:
         process = subprocess.Popen(
-            [str(executable), "serve", "--port", str(port)],
+            [*command, "--worker-class", worker_class],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -60,6 +63,7 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--good", type=int, default=50, help="good orders")
     parser.add_argument("--failing", type=int, default=5, help="failing orders")
+    parser.add_argument("--worker-class", default="gevent", help="gevent or gthread")
     args = parser.parse_args()
 
     wrk = shutil.which("wrk")
@@ -82,7 +86,7 @@ def main() -> int:
     )
     ports = [free_port(), free_port()]
     logs = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    instances = [start_instance(port, env, logs) for port in ports]
+    instances = [start_instance(port, env, logs, args.worker_class) for port in ports]
     try:
         env.update(
             LOADTEST_PORTS=",".join(map(str, ports)),
@@ -115,8 +119,8 @@ def main() -> int:
         int(figures[k]) for k in ("wrong_answers", "socket_errors", "timeouts")
     )
     print(
-        f"2 instances, {args.connections} clients, {args.duration} s, "
-        f"upstream latency {args.latency * 1000:.0f} ms"
+        f"2 instances of {args.worker_class} workers, {args.connections} clients, "
+        f"{args.duration} s, upstream latency {args.latency * 1000:.0f} ms"
     )
     print(
         f"requests      {figures['requests']} "

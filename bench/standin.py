@@ -1,8 +1,15 @@
-"""A stand-in for Fileflare on loopback that serves fixture orders and counts calls."""
+"""A stand-in for Fileflare on loopback that serves fixture orders and counts calls.
+
+Its moods, for the resilience benchmark: answering after ``latency`` seconds; hanging
+(a call is read and never answered until ``release``); rate limiting (429 with
+``Retry-After``, the seconds left, until a window ends); dripping its status line and
+headers a byte at a time.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import threading
@@ -15,6 +22,8 @@ from downloads_portal import fixtures
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
 LINES_TOKEN = re.compile(r"lines-(\d{1,4})")
+#: The longest a hanging call is held before its connection is dropped.
+HANG_LIMIT_SECONDS = 120.0
 
 
 def kind(token: str) -> str:
@@ -51,13 +60,46 @@ class StandIn(ThreadingHTTPServer):
     """The server: ``latency`` seconds per answer, calls counted per token."""
 
     daemon_threads = True
+    # Hundreds of workers' connections may arrive at once; 5 would drop SYNs.
+    request_queue_size = 1024
 
     def __init__(self, port: int = 0, latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.latency = latency
         self.calls: Counter[str] = Counter()
+        self.call_times: list[float] = []
         self.lock = threading.Lock()
         self._bodies: dict[str, tuple[int, bytes]] = {}
+        self.mood = "well"
+        self.limited_until = 0.0
+        self.drip_seconds = 1.5
+        self.released = threading.Event()
+
+    def hang(self) -> None:
+        """Read every call from now on and answer none, until ``release``."""
+        self.released.clear()
+        self.mood = "hang"
+
+    def rate_limit(self, seconds: float) -> None:
+        """Answer 429 for ``seconds``, each with the seconds left as Retry-After."""
+        self.limited_until = time.monotonic() + seconds
+        self.mood = "429"
+
+    def drip(self, seconds: float = 1.5) -> None:
+        """Send status line and headers a byte every ``seconds``, until ``release``."""
+        self.released.clear()
+        self.drip_seconds = seconds
+        self.mood = "drip"
+
+    def release(self) -> None:
+        """Answer as usual again; calls held until now are dropped."""
+        self.mood = "well"
+        self.released.set()
+
+    def calls_between(self, start: float, end: float = math.inf) -> int:
+        """Count the calls that arrived between two ``time.monotonic`` readings."""
+        with self.lock:
+            return sum(start <= t < end for t in self.call_times)
 
     def calls_by_kind(self) -> Counter[str]:
         """Count the calls by kind of token: good, fail, unknown."""
@@ -76,6 +118,7 @@ class StandIn(ThreadingHTTPServer):
         """Count a call for ``token`` and return its status and body."""
         with self.lock:
             self.calls[token] += 1
+            self.call_times.append(time.monotonic())
             if token not in self._bodies:
                 self._bodies[token] = body_for(token)
             return self._bodies[token]
@@ -102,12 +145,42 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 404, b""
         else:
             status, body = self.server.answer(token)
-        if self.server.latency:
+        mood = self.server.mood
+        if mood == "hang":
+            self.server.released.wait(HANG_LIMIT_SECONDS)
+            self.close_connection = True
+            return
+        if mood == "drip":
+            self._drip(status, body)
+            return
+        headers = {"Content-Type": "application/json"}
+        left = self.server.limited_until - time.monotonic()
+        if mood == "429" and left > 0:
+            status, body = 429, b""
+            headers["Retry-After"] = str(math.ceil(left))
+        elif self.server.latency:
             time.sleep(self.server.latency)
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
+
+    def _drip(self, status: int, body: bytes) -> None:
+        head = (
+            f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        for byte in head:
+            if self.server.released.wait(self.server.drip_seconds):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:

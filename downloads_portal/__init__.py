@@ -29,6 +29,8 @@ from . import (
     themes,
     wording,
 )
+from .breaker import Breaker, Thresholds
+from .breaker_storage import breaker_storage
 from .config import ENV_PREFIX, check_settings, read_text_settings
 from .fixtures.scenarios import FixtureSource
 from .upstream import FileflareClient, OrderSource
@@ -51,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,
     "RETRY_AFTER_SECONDS": 30,
+    "UPSTREAM_CONCURRENCY": 250,
+    "BREAKER_WINDOW_SECONDS": 30,
+    "BREAKER_MIN_ORDERS": 10,
+    "BREAKER_FAILURE_RATE": 0.5,
+    "BREAKER_COOL_OFF_SECONDS": 30,
+    "RETRY_AFTER_MAX_SECONDS": 300,
     "SHOPIFY_API_SECRET": None,
     "PROXY_TIMESTAMP_SKEW": 90,
     "PROXY_STANDALONE": False,
@@ -138,7 +146,24 @@ def make_source(app: Flask) -> OrderSource:
         app.config["API_BASE_URL"],
         timeout=float(app.config["API_TIMEOUT"]),
         max_bytes=int(app.config["API_MAX_BYTES"]),
+        concurrency=int(app.config["UPSTREAM_CONCURRENCY"]),
+        breaker=make_breaker(app),
     )
+
+
+def make_breaker(app: Flask) -> Breaker:
+    """Return the circuit breaker on Fileflare, with the configured thresholds."""
+    config = app.config
+    thresholds = Thresholds(
+        window_seconds=float(config["BREAKER_WINDOW_SECONDS"]),
+        min_orders=int(config["BREAKER_MIN_ORDERS"]),
+        failure_rate=float(config["BREAKER_FAILURE_RATE"]),
+        cool_off_seconds=float(config["BREAKER_COOL_OFF_SECONDS"]),
+        max_open_seconds=float(config["RETRY_AFTER_MAX_SECONDS"]),
+    )
+    breaker = Breaker(breaker_storage(app), thresholds)
+    app.extensions["upstream_breaker"] = breaker
+    return breaker
 
 
 def register_extensions(app: Flask, source: OrderSource) -> None:

@@ -199,14 +199,30 @@ def preview(host: str, port: int) -> None:
 @click.option(
     "--workers", type=int, help="Processes; default 2 per core and 1, at most 12."
 )
-@click.option("--threads", type=int, help="Threads per worker; default 8.")
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gevent", "gthread"]),
+    help="gevent (the default): cooperative; gthread: threads.",
+)
+@click.option("--threads", type=int, help="Threads per gthread worker; default 8.")
 @stops_on_bad_settings
-def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int | None,
+    worker_class: str | None,
+    threads: int | None,
+) -> None:
     """Serve with gunicorn: JSON logs, graceful shutdown, metrics if configured."""
     from . import settings
 
     settings()  # Checked here first: gunicorn_conf reads them too.
-    options = {"bind": [f"{host}:{port}"], "workers": workers, "threads": threads}
+    options = {
+        "bind": [f"{host}:{port}"],
+        "workers": workers,
+        "worker_class": worker_class,
+        "threads": threads,
+    }
     try:
         Server({k: v for k, v in options.items() if v is not None}).run()
     except HaltServer as exc:

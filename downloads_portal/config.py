@@ -63,16 +63,21 @@ def _number(value: Any) -> float:
     return number
 
 
-def number(minimum: float) -> Kind:
-    """A number of at least ``minimum``, such as seconds."""
+def number(minimum: float, maximum: float | None = None) -> Kind:
+    """A number from ``minimum`` (to ``maximum``), such as seconds."""
+    span = (
+        f"of at least {minimum:g}"
+        if maximum is None
+        else f"from {minimum:g} to {maximum:g}"
+    )
 
     def read(value: Any) -> float:
         found = _number(value)
-        if found < minimum:
+        if found < minimum or (maximum is not None and found > maximum):
             raise ValueError(value)
         return found
 
-    return Kind(f"a number of at least {minimum:g}", read)
+    return Kind(f"a number {span}", read)
 
 
 def whole(minimum: int, maximum: int | None = None) -> Kind:
@@ -162,6 +167,12 @@ KINDS: dict[str, Kind] = {
     "CACHE_OPTIONS": Kind("a JSON object, or unset", _mapping),
     "REDIS_TIMEOUT": number(0.01),
     "RETRY_AFTER_SECONDS": whole(1),
+    "UPSTREAM_CONCURRENCY": whole(1),
+    "BREAKER_WINDOW_SECONDS": number(1),
+    "BREAKER_MIN_ORDERS": whole(1),
+    "BREAKER_FAILURE_RATE": number(0.01, 1),
+    "BREAKER_COOL_OFF_SECONDS": number(1),
+    "RETRY_AFTER_MAX_SECONDS": number(1),
     "SHOPIFY_API_SECRET": Kind(
         "text, a list of texts, or unset", _secrets, text=True, shown=False
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import gettext, lazy_gettext
@@ -69,8 +70,17 @@ def handle_upstream(exc: UpstreamError) -> Response:
     """Turn an upstream failure into its page: 404, 402, 502 or 503."""
     response = render_error(exc.status, order_page=True)
     if isinstance(exc, UpstreamUnavailable):
-        response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
+        response.headers["Retry-After"] = str(retry_after(exc))
     return response
+
+
+def retry_after(exc: UpstreamUnavailable) -> int:
+    """Say when to come back: when the breaker closes or Fileflare said, else the
+    configured pause."""
+    if exc.retry_after is None:
+        return int(current_app.config["RETRY_AFTER_SECONDS"])
+    cap = float(current_app.config["RETRY_AFTER_MAX_SECONDS"])
+    return max(math.ceil(min(exc.retry_after, cap)), 1)
 
 
 def _on_order_page() -> bool:

@@ -11,6 +11,7 @@ import glob
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -60,9 +61,16 @@ METRICS_HOST = str(SETTINGS["METRICS_HOST"] or "127.0.0.1")
 
 bind = ["127.0.0.1:8000"]
 workers = min(2 * cores() + 1, 12)
-# Threads wait on Fileflare cheaply; a slow upstream does not starve the workers.
-worker_class = "gthread"
+# Waiting on Fileflare is I/O: greenlets wait by the thousand where threads by the
+# handful, so a slow Fileflare starves nobody. The app is created after gevent patches
+# the worker; ``--worker-class gthread`` keeps threads (``threads`` each).
+worker_class = "gevent"
+worker_connections = 1000
 threads = 8
+# ssl is imported here, in the master, before gevent patches it in the worker; the
+# client makes its TLS context in the worker (deadline.DeadlineAdapter), so the
+# warning gevent prints into the JSON log would only mislead.
+warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl")
 # A request may wait for another's fetch (at most 3 timeouts), then fetch itself.
 timeout = math.ceil(6 * API_TIMEOUT) + 10
 graceful_timeout = math.ceil(3 * API_TIMEOUT) + 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from .store import get_store
 from .store.files import describe
@@ -23,8 +23,10 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Say the app can take traffic; a cache that is down only costs upstream calls."""
-    return jsonify(status="ready", **check("cache", cache_state))
+    """Say the app can take traffic, never asking Fileflare: a cache that is down
+    only costs upstream calls, and with the breaker open cached pages still serve."""
+    checks = check("cache", cache_state) | check("upstream", breaker_state)
+    return jsonify(status="ready", **checks)
 
 
 def cache_state() -> str:
@@ -44,3 +46,9 @@ def check(name: str, probe: Callable[[], str]) -> dict[str, str]:
         error = describe(exc) if isinstance(exc, OSError) else type(exc).__name__
         log.warning("readiness check %s failed: %s", name, error)
         return {name: "error", f"{name}_error": error}
+
+
+def breaker_state() -> str:
+    """Say what the circuit breaker on Fileflare lets through: ok, open, half-open."""
+    breaker = current_app.extensions.get("upstream_breaker")
+    return "ok" if breaker is None else str(breaker.state())

@@ -9,6 +9,8 @@ from flask_limiter import Limiter, RateLimitExceeded
 
 from . import metrics
 from .errors import render_error
+from .security import valid_token
+from .store import get_store
 from .store.backend import redis_options
 
 #: Blueprints whose routes look orders up, and share one count per client.
@@ -31,6 +33,16 @@ def client_address() -> str:
         if len(hops) > ours and hops[-1 - ours]:
             address = hops[-1 - ours]
     return address
+
+
+def order_is_held() -> bool:
+    """Leave out of the limit a lookup of an order the portal holds, fresh or stale.
+
+    Guessing needs unknown tokens; customers sharing an address with a guesser (a
+    carrier's NAT, an office) keep their own pages.
+    """
+    token = (request.view_args or {}).get("token")
+    return isinstance(token, str) and valid_token(token) and get_store().holds(token)
 
 
 def ended_not_found(response: Response) -> bool:
@@ -80,6 +92,7 @@ def init_app(app: Flask) -> None:
         app.config["NOT_FOUND_RATE_LIMIT"],
         scope="order-lookups",
         deduct_when=ended_not_found,
+        exempt_when=order_is_held,
     )
     # On the views, not the blueprints: a view's limit is checked when it is
     # called, after the blueprint's own hooks (the proxy's signature check).

@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, upstream calls, the cache and the rate limit.
+"""Prometheus metrics: requests, upstream calls, the breaker, the cache, the limit.
 
 Under gunicorn every worker writes to ``PROMETHEUS_MULTIPROC_DIR`` and the master serves
 the sum on ``METRICS_PORT`` (see ``gunicorn_conf``); the app itself serves nothing.
@@ -27,12 +27,19 @@ class Instruments:
     cache: Any
     cache_errors: Any
     rate_limited: Any
+    breaker_state: Any
+    upstream_refused: Any
+    bulkhead_waits: Any
+
+
+#: The breaker's states as the gauge shows them.
+BREAKER_STATES = {"ok": 0, "half-open": 1, "open": 2}
 
 
 @cache
 def instruments() -> Instruments:
     """Create the metrics, once per process."""
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Gauge, Histogram
 
     return Instruments(
         requests=Counter(
@@ -58,6 +65,20 @@ def instruments() -> Instruments:
         rate_limited=Counter(
             "portal_rate_limited_total", "Lookups refused with a 429."
         ),
+        breaker_state=Gauge(
+            "portal_upstream_breaker_state",
+            "The circuit breaker as last seen: 0 ok, 1 half-open, 2 open.",
+            multiprocess_mode="mostrecent",
+        ),
+        upstream_refused=Counter(
+            "portal_upstream_refused_total",
+            "Calls to Fileflare not made: breaker open, half-open, or no free slot.",
+            ["reason"],
+        ),
+        bulkhead_waits=Counter(
+            "portal_upstream_slot_waits_total",
+            "Calls to Fileflare that waited for a free slot.",
+        ),
     )
 
 
@@ -76,6 +97,21 @@ def upstream_call(status: str, seconds: float) -> None:
     metrics = instruments()
     metrics.upstream_calls.labels(status).inc()
     metrics.upstream_seconds.observe(seconds)
+
+
+def breaker_state(state: str) -> None:
+    """Show the breaker's state: ``ok``, ``half-open`` or ``open``."""
+    instruments().breaker_state.set(BREAKER_STATES[state])
+
+
+def upstream_refused(reason: str) -> None:
+    """Count a call to Fileflare not made, by ``reason``."""
+    instruments().upstream_refused.labels(reason).inc()
+
+
+def bulkhead_wait() -> None:
+    """Count a call to Fileflare that had to wait for a slot."""
+    instruments().bulkhead_waits.inc()
 
 
 def rate_limited() -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
-from urllib3.util.retry import Retry
 
+from . import metrics
+from .breaker import Breaker, Refused
+from .deadline import DeadlineAdapter, DeadlineExceeded, deadline
 from .models import InvalidOrder, Order, parse_order
+from .retries import FileflareRetry, retry_after_seconds
 from .security import fingerprint, install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -43,15 +48,38 @@ class UpgradeRequired(UpstreamError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """Fileflare is down, timing out or refusing connections."""
+    """Fileflare is down, timing out, refusing connections or asking us to wait.
+
+    ``retry_after``: the seconds Fileflare asked for, or the breaker has left;
+    ``told_to_wait``: Fileflare said 429, or sent Retry-After;
+    ``failing``: whether it counts against Fileflare in the circuit breaker.
+    """
 
     status = 503
+    failing = True
+
+    def __init__(
+        self,
+        message: str = "",
+        retry_after: float | None = None,
+        told_to_wait: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.told_to_wait = told_to_wait or retry_after is not None
 
 
 class UpstreamInvalid(UpstreamUnavailable):
     """Fileflare answered, but with something that is not an order."""
 
     status = 502
+    failing = False
+
+
+class UpstreamRefused(UpstreamUnavailable):
+    """Fileflare was not asked: the breaker is open, or every slot is taken."""
+
+    failing = False
 
 
 def describe(exc: requests.RequestException | HTTPError) -> str:
@@ -75,9 +103,17 @@ class OrderSource(Protocol):
     def fetch(self, token: str) -> Order:
         """Return the order for ``token`` or raise an UpstreamError."""
 
+    def refusal(self) -> UpstreamRefused | None:
+        """Return why a fetch would not be made now (the breaker is open), or None."""
+
 
 class FileflareClient:
-    """Fetch orders from Fileflare over one pooled, retrying session."""
+    """Fetch orders from Fileflare over one pooled, retrying session.
+
+    Every fetch ends within 3 x ``timeout``, waiting for a slot (at most
+    ``concurrency`` calls in flight in this process) included; a ``breaker``, when
+    given, refuses calls while Fileflare is failing.
+    """
 
     def __init__(
         self,
@@ -85,16 +121,21 @@ class FileflareClient:
         timeout: float = 5.0,
         max_bytes: int = 2 * 1024 * 1024,
         retries: int = 2,
+        concurrency: int = 250,
+        breaker: Breaker | None = None,
     ) -> None:
         install_log_redaction()
         self.url = base_url.rstrip("/") + ORDERS_PATH
         self.timeout = float(timeout)
         self.max_bytes = max_bytes
+        self.breaker = breaker
+        # Made with the app, in the worker: under gevent, a cooperative semaphore.
+        self.slots = threading.BoundedSemaphore(concurrency)
         self.session = requests.Session()
         self.session.headers.update(
             {"Accept": "application/json", "User-Agent": "downloads-portal"}
         )
-        retry = Retry(
+        retry = FileflareRetry(
             total=retries,
             connect=retries,
             read=0,
@@ -104,13 +145,10 @@ class FileflareClient:
             status_forcelist={502, 503, 504},
             backoff_factor=0.1,
             backoff_max=0.5,
-            # Pauses stay small beside the timeouts: the answer is due within ~3x.
-            # urllib3 annotates an int but only compares it: a fraction works.
-            retry_after_max=min(1.0, self.timeout / 4),  # type: ignore[arg-type]
             raise_on_status=False,
             raise_on_redirect=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+        adapter = DeadlineAdapter(max_retries=retry, pool_maxsize=concurrency)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -118,17 +156,76 @@ class FileflareClient:
         """Return the order for ``token`` or raise an UpstreamError."""
         ref = fingerprint(token)
         started = time.monotonic()
+        due = started + 3 * self.timeout
         try:
-            return self._fetch(token, deadline=started + 3 * self.timeout)
+            probe = self._admit()
+            with self._slot(due):
+                return self._judged(token, ref, probe, due)
+        except UpstreamRefused as exc:
+            log.info("upstream not asked for order %s: %s", ref, exc)
+            raise
         except UpstreamUnavailable as exc:
             log.warning("upstream failed for order %s: %s", ref, exc)
             raise
+        except Refused as exc:
+            log.info("upstream not asked for order %s: %s", ref, exc)
+            raise UpstreamRefused(str(exc), retry_after=exc.retry_after) from None
         finally:
             log.debug(
                 "upstream call for order %s took %.3fs", ref, time.monotonic() - started
             )
 
-    def _fetch(self, token: str, deadline: float) -> Order:
+    def refusal(self) -> UpstreamRefused | None:
+        """Return why a fetch would not be made now (the breaker is open), or None."""
+        refused = self.breaker.refusal() if self.breaker else None
+        if refused is None:
+            return None
+        return UpstreamRefused(str(refused), retry_after=refused.retry_after)
+
+    def _admit(self) -> bool:
+        """Ask the breaker, if any; return whether this call is its probe."""
+        return bool(self.breaker and self.breaker.before_call(3 * self.timeout))
+
+    def _judged(self, token: str, ref: str, probe: bool, due: float) -> Order:
+        """Fetch within the deadline and tell the breaker how Fileflare did."""
+        try:
+            with deadline(due - time.monotonic()):
+                order = self._fetch(token)
+        except DeadlineExceeded:
+            self._failed(ref, probe, UpstreamUnavailable("too slow"))
+        except UpstreamUnavailable as exc:
+            self._failed(ref, probe, exc)
+        except UpstreamError:
+            self._succeeded(ref, probe)
+            raise
+        self._succeeded(ref, probe)
+        return order
+
+    def _succeeded(self, ref: str, probe: bool) -> None:
+        if self.breaker:
+            self.breaker.succeeded(ref, probe)
+
+    def _failed(self, ref: str, probe: bool, exc: UpstreamUnavailable) -> None:
+        if self.breaker and exc.failing:
+            self.breaker.failed(ref, probe, exc.told_to_wait, exc.retry_after)
+        elif self.breaker:
+            self.breaker.succeeded(ref, probe)
+        raise exc
+
+    @contextmanager
+    def _slot(self, due: float) -> Iterator[None]:
+        """Hold one of the slots for calls in flight, waiting at most until ``due``."""
+        if not self.slots.acquire(blocking=False):
+            metrics.bulkhead_wait()
+            if not self.slots.acquire(timeout=max(due - time.monotonic(), 0.0)):
+                metrics.upstream_refused("busy")
+                raise UpstreamRefused("no free slot")
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+    def _fetch(self, token: str) -> Order:
         try:
             with self.session.get(
                 self.url,
@@ -138,8 +235,9 @@ class FileflareClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status_code
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 if status == 200:
-                    body = self._read_body(response, deadline)
+                    body = self._read_body(response)
         except (requests.RequestException, HTTPError) as exc:
             # requests puts the URL, token included, in its messages: drop them.
             raise UpstreamUnavailable(describe(exc)) from None
@@ -148,6 +246,10 @@ class FileflareClient:
             raise OrderNotFound()
         if status == 402:
             raise UpgradeRequired()
+        if status == 429 or status >= 500:
+            raise UpstreamUnavailable(
+                f"status {status}", retry_after=retry_after, told_to_wait=status == 429
+            )
         if status != 200:
             raise UpstreamUnavailable(f"status {status}")
         try:
@@ -158,7 +260,7 @@ class FileflareClient:
             # json's errors and UnicodeDecodeError are ValueErrors too.
             raise UpstreamInvalid("not JSON") from None
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(self, response: requests.Response) -> bytes:
         """Read the body, decompressed, refusing more than ``max_bytes``."""
         declared = response.headers.get("Content-Length")
         if declared is not None:
@@ -169,13 +271,10 @@ class FileflareClient:
                 raise UpstreamInvalid("body too large")
         chunks: list[bytes] = []
         size = 0
-        # read1 returns after every socket read, so a body dripping in a byte at a
-        # time still meets the deadline (iter_content would wait for a whole chunk).
+        # read1 returns after every socket read: the size is checked as it grows.
         while chunk := response.raw.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > self.max_bytes:
                 raise UpstreamInvalid("body too large")
-            if time.monotonic() > deadline:
-                raise UpstreamUnavailable("body too slow")
             chunks.append(chunk)
         return b"".join(chunks)

@@ -50,3 +50,22 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert len(results["worker_rss_mib"]) == results["settings"]["workers"]
     assert "| `/healthz` |" in (tmp_path / "results.md").read_text()
     assert "| `/healthz` |" in done.stdout
+
+
+def test_burst_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "burst.json"
+    command = [sys.executable, "-m", "bench.burst", "--only", "burst,429"]
+    command += ["--orders", "5", "--latency", "0.1", "--retry-after", "2"]
+    command += ["--clients", "1", "--timeout", "20", "--json", str(out)]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert results["burst"]["answers"]["statuses"] == {"200": 5}
+    assert results["burst"]["upstream_calls"] == 5
+    assert set(results["burst"]["healthz"]["statuses"]) <= {"200"}
+    # Fileflare said 429: new orders got the 503 page, the order seen before its copy.
+    assert set(results["429"]["new_orders"]["statuses"]) == {"503"}
+    assert set(results["429"]["seen_order"]["statuses"]) == {"200"}
+    assert results["429"]["renders_again_after_window_end_s"] is not None

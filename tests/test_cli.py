@@ -55,3 +55,11 @@ def test_serve_gives_gunicorn_the_project_settings_and_its_options() -> None:
     # Everything else comes from gunicorn_conf, the access log's redaction included.
     assert server.cfg.timeout == gunicorn_conf.timeout
     assert server.cfg.logger_class is gunicorn_conf.AccessLog
+
+
+def test_serve_runs_gevent_workers_unless_told_otherwise() -> None:
+    default = cli.Server({"bind": ["127.0.0.1:8123"]})
+    assert default.cfg.worker_class_str == "gevent"
+    assert default.cfg.worker_connections == gunicorn_conf.worker_connections
+    threaded = cli.Server({"bind": ["127.0.0.1:8123"], "worker_class": "gthread"})
+    assert threaded.cfg.worker_class_str == "gthread"

@@ -129,4 +129,5 @@ def test_an_unwritable_folder_costs_no_page(
         "status": "ready",
         "cache": "error",
         "cache_error": "NotADirectoryError (ENOTDIR)",
+        "upstream": "ok",
     }

@@ -32,7 +32,7 @@ def test_healthz_touches_nothing(app, httpserver, monkeypatch) -> None:
 def test_readyz_says_the_cache_answers(client, httpserver) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json == {"status": "ready", "cache": "ok"}
+    assert response.json == {"status": "ready", "cache": "ok", "upstream": "ok"}
     assert upstream_calls(httpserver) == 0
 
 
@@ -44,7 +44,7 @@ def test_readyz_stays_ready_while_the_cache_is_down(app, monkeypatch) -> None:
         monkeypatch.setattr(backend, "get", down)
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
-    assert response.json == {"status": "ready", "cache": "down"}
+    assert response.json == {"status": "ready", "cache": "down", "upstream": "ok"}
 
 
 class GarbledRedis(socketserver.StreamRequestHandler):
@@ -84,5 +84,14 @@ def test_readiness_reports_a_cache_answering_nonsense(
         "status": "ready",
         "cache": "error",
         "cache_error": "AttributeError",
+        "upstream": "ok",
     }
     assert "readiness check cache failed: AttributeError" in caplog.text
+
+
+def test_readyz_reports_the_breaker_and_stays_ready(app, httpserver) -> None:
+    app.extensions["upstream_breaker"].open(20, "a test")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json["upstream"] == "open"
+    assert upstream_calls(httpserver) == 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
+import time_machine
 from flask import Blueprint, Flask
 
 from downloads_portal import create_app, fixtures
@@ -45,6 +47,28 @@ def test_guesses_get_a_429_and_customers_keep_their_pages(limited) -> None:
     assert guesser.get(guess()).status_code == 429
     assert customer.get(URL).status_code == 200
     assert "5 of 10 downloaded" in customer.get(URL).text
+
+
+def test_a_guesser_cannot_lock_out_orders_the_portal_holds(limited, httpserver) -> None:
+    app = create_app(limited)
+    shared = app.test_client()  # a carrier's NAT: a customer and a guesser
+    assert shared.get(URL).status_code == 200
+    remembered = guess()
+    assert shared.get(remembered).status_code == 404
+    for _ in range(4):
+        assert shared.get(guess()).status_code == 404
+    assert shared.get(guess()).status_code == 429
+    assert shared.get(URL).status_code == 200
+    # A remembered "not found" is no order held: guessing it again is refused.
+    assert shared.get(remembered).status_code == 429
+
+    httpserver.clear_all_handlers()
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=500)
+    with time_machine.travel(time.time() + 40):  # past ORDER_CACHE_SECONDS, same minute
+        stale = shared.get(URL)
+        assert stale.status_code == 200
+        assert "5 of 10 downloaded" in stale.text
+        assert shared.get(guess()).status_code == 429
 
 
 def test_refused_guesses_never_reach_the_upstream(limited, httpserver) -> None:

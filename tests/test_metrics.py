@@ -7,9 +7,9 @@ import secrets
 import requests
 from prometheus_client import REGISTRY
 
-from downloads_portal import fixtures
+from downloads_portal import create_app, fixtures
 
-from .conftest import ORDERS_PATH, TOKEN, base_url, free_port
+from .conftest import ORDERS_PATH, TOKEN, base_url, free_port, upstream_calls
 
 URL = f"/account/orders/{TOKEN}"
 
@@ -61,3 +61,30 @@ def test_served_pages_without_metrics_port_expose_none(portal, httpserver) -> No
     served.process.terminate()
     served.process.wait(30)
     assert not any("metrics on" in line["message"] for line in served.lines())
+
+
+def test_the_breaker_and_the_slots_are_counted(config, httpserver) -> None:
+    config["UPSTREAM_CONCURRENCY"] = 1
+    app = create_app(config)
+    client = app.test_client()
+    refused = {
+        reason: sample("portal_upstream_refused_total", reason=reason)
+        for reason in ("open", "busy")
+    }
+    waits = sample("portal_upstream_slot_waits_total")
+
+    source = app.extensions["order_store"].source
+    assert source.slots.acquire(blocking=False)  # the one slot, taken
+    assert client.get(URL).status_code == 503
+    source.slots.release()
+    assert sample("portal_upstream_slot_waits_total") - waits == 1
+    assert sample("portal_upstream_refused_total", reason="busy") - refused["busy"] == 1
+    # Our own congestion leaves the breaker closed.
+    assert app.extensions["upstream_breaker"].state() == "ok"
+    assert sample("portal_upstream_breaker_state") == 0
+
+    app.extensions["upstream_breaker"].open(20, "a test")
+    assert client.get(URL).status_code == 503
+    assert sample("portal_upstream_refused_total", reason="open") - refused["open"] == 1
+    assert sample("portal_upstream_breaker_state") == 2
+    assert upstream_calls(httpserver) == 0

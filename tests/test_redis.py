@@ -186,7 +186,8 @@ def test_pages_outlive_a_stopped_redis(
     warnings = [r for r in caplog.records if "cache unavailable" in r.getMessage()]
     assert len(warnings) == 1
     assert upstream_calls(httpserver) >= 4
-    assert client.get("/readyz").json == {"status": "ready", "cache": "down"}
+    ready = {"status": "ready", "cache": "down", "upstream": "ok"}
+    assert client.get("/readyz").json == ready
 
     redis_server.start()
     time.sleep(1.1)
@@ -195,7 +196,8 @@ def test_pages_outlive_a_stopped_redis(
     for _ in range(3):
         assert client.get(URL).status_code == 200
     assert upstream_calls(httpserver) == calls
-    assert client.get("/readyz").json == {"status": "ready", "cache": "ok"}
+    ready = {"status": "ready", "cache": "ok", "upstream": "ok"}
+    assert client.get("/readyz").json == ready
 
 
 @pytest.fixture
@@ -218,4 +220,5 @@ def test_a_hung_redis_costs_a_page_little(config, hung_redis, serve) -> None:
 
     # Without socket timeouts the first cache call would hang for good.
     answers = finished(visit)
-    assert answers == [200, 200, 200, {"status": "ready", "cache": "down"}]
+    ready = {"status": "ready", "cache": "down", "upstream": "ok"}
+    assert answers == [200, 200, 200, ready]

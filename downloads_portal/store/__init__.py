@@ -16,7 +16,13 @@ from flask_caching import Cache
 
 from .. import metrics
 from ..models import Order
-from ..upstream import OrderNotFound, OrderSource, UpstreamError, UpstreamUnavailable
+from ..upstream import (
+    OrderNotFound,
+    OrderSource,
+    UpstreamError,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
 from .backend import file_lock_folder, init_cache, lock_seconds
 from .cache import Entry, Failure, SafeCache, cache_key
 from .files import BoundedFileSystemCache
@@ -78,12 +84,26 @@ class OrderStore:
         entry = self.cache.get(key, Entry.from_json) or local
         if entry is not None and self._fresh(entry):
             return self._hit(key, self.local.keep(key, entry))
+        refused = self.source.refusal()
+        if refused is not None:
+            # The breaker is open: no fetch to wait for, no lock to take.
+            return self._fallback(key, entry, refused)
         with self.flight.turn(key) as left:
             if isinstance(left, Entry):
                 return self._hit(key, self.local.keep(key, left))
             if isinstance(left, Failure):
                 return self._fallback(key, entry, left.error)
             return self._fetch(token, key, entry)
+
+    def holds(self, token: str) -> bool:
+        """Whether an order is held for ``token``, fresh or stale (a remembered
+        "not found" is not), without asking the upstream."""
+        key = cache_key(token)
+        entry = self.local.get(key) or self.cache.get(key, Entry.from_json)
+        if entry is None or entry.order is None:
+            return False
+        kept = max(self.stale_seconds, self.fresh_seconds)
+        return time.time() - entry.fetched_at < kept
 
     def check(self) -> None:
         """Raise what keeps the file cache or the fetch locks from a write, if
@@ -145,11 +165,15 @@ class OrderStore:
         outcome = "200"
         try:
             return self.source.fetch(token)
+        except UpstreamRefused:
+            outcome = ""  # no call made: the breaker and the bulkhead count these
+            raise
         except UpstreamError as exc:
             outcome = str(exc.status)
             raise
         finally:
-            metrics.upstream_call(outcome, time.perf_counter() - started)
+            if outcome:
+                metrics.upstream_call(outcome, time.perf_counter() - started)
 
     def _fallback(
         self, key: str, entry: Entry | None, error: UpstreamError

@@ -77,6 +77,12 @@ def file_lock_folder(app: Flask) -> str | None:
     return None
 
 
+def cache_folder(app: Flask) -> str:
+    """Return the file cache's folder: ``CACHE_DIR``, else one per installation, so
+    every worker on the machine shares it."""
+    return str(app.config["CACHE_DIR"] or os.path.join(app.instance_path, "cache"))
+
+
 def init_cache(app: Flask) -> Cache:
     """Set up the app's cache: JSON values, Redis that gives up, a file folder."""
     if backend_is(app, "RedisCache"):
@@ -85,9 +91,7 @@ def init_cache(app: Flask) -> Cache:
     if backend_is(app, "FileSystemCache"):
         # The same cache, counting its folder's files (files.py).
         app.config["CACHE_TYPE"] = FILE_CACHE
-        if not app.config["CACHE_DIR"]:
-            # One folder per installation, so every worker on the machine shares it.
-            app.config["CACHE_DIR"] = os.path.join(app.instance_path, "cache")
+        app.config["CACHE_DIR"] = cache_folder(app)
     app.config["CACHE_SERIALIZER"] = JsonSerializer
     cache.init_app(app)
     return cache
