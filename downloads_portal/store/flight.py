@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
+from ..config import SettingError, variable
 from .cache import Entry, Failure, SafeCache, Warnings
 from .files import check_writable, describe
 
@@ -109,7 +110,13 @@ class FileLocks:
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SettingError(
+                f"{variable('CACHE_DIR')} needs a folder for its fetch locks at"
+                f" {folder!r}, and a file is in the way"
+            ) from None
         self.warnings = Warnings(log)
 
     def acquire(self, key: str, seconds: float) -> bool | None:
