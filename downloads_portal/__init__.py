@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "LOCAL_CACHE_ITEMS": 256,
+    "LOCAL_CACHE_SECONDS": 1,
     "PAGE_MEMO_CHARS": 32_000_000,
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,

@@ -163,6 +163,7 @@ KINDS: dict[str, Kind] = {
     "CACHE_THRESHOLD": whole(1),
     "CACHE_KEY_PREFIX": TEXT,
     "LOCAL_CACHE_ITEMS": whole(0),
+    "LOCAL_CACHE_SECONDS": number(0),
     "PAGE_MEMO_CHARS": whole(0),
     "CACHE_OPTIONS": Kind("a JSON object, or unset", _mapping),
     "REDIS_TIMEOUT": number(0.01),

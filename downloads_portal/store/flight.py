@@ -200,10 +200,13 @@ class SingleFlight:
         of another process, until its lock expires or our deadline passes.
         """
         while True:
-            held = self.shared.acquire(key, self.seconds)
+            taken = self.shared.acquire(key, self.seconds)
+            held = taken is True
+            # None: the cache cannot say who holds it, so there is no one to wait for.
+            busy = taken is False
             left = self.left(key, since)
-            if left is not None or held is not False or time.monotonic() >= deadline:
-                return left, bool(held)
+            if left is not None or not busy or time.monotonic() >= deadline:
+                return left, held
             time.sleep(POLL_SECONDS)
 
     def left(self, key: str, since: float) -> Left | None:
@@ -212,6 +215,8 @@ class SingleFlight:
         if entry is not None and (self.fresh(entry) or entry.fetched_at >= since):
             return entry
         failure = self.cache.get(f"{key}:failed", Failure.from_json)
+        # Only a failure since we began waiting (at most ``seconds`` ago) is ours:
+        # one older is nobody's to honour, and one to come was planted (cache.py).
         if failure is not None and failure.failed_at >= since:
             return failure
         return None
