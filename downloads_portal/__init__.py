@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from . import (
 )
 from .breaker import Breaker, Thresholds
 from .breaker_storage import breaker_storage
+from .config import ENV_PREFIX, check_settings, read_text_settings
 from .fixtures.scenarios import FixtureSource
 from .upstream import FileflareClient, OrderSource
 
@@ -47,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_THRESHOLD": 10000,
     "CACHE_KEY_PREFIX": "downloads-portal:",
     "LOCAL_CACHE_ITEMS": 256,
+    "LOCAL_CACHE_SECONDS": 1,
     "PAGE_MEMO_CHARS": 32_000_000,
     "CACHE_OPTIONS": None,
     "REDIS_TIMEOUT": 0.25,
@@ -76,9 +79,6 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_HOST": "127.0.0.1",
 }
 
-#: Every setting may come from a variable named with this prefix and ``_``.
-ENV_PREFIX = "DOWNLOADS_PORTAL"
-
 
 def resource_dir(name: str) -> str:
     """Find ``templates`` or ``static``: in the wheel's copy, else the source tree."""
@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_settings(app.config)
     if config is not None:
         app.config.from_mapping(config)
+    check_settings(app.config)
     if app.config["PREVIEW"]:
         # Designers edit templates and want every change on the next reload.
         app.config["TEMPLATES_AUTO_RELOAD"] = app.jinja_env.auto_reload = True
@@ -124,15 +125,17 @@ def trust_proxies(app: Flask) -> None:
 
 def load_settings(config: Config) -> None:
     """Fill ``config`` with the defaults, then the DOWNLOADS_PORTAL_* variables
-    (each read as JSON where it parses, else as text)."""
+    (each read as JSON where it parses, else as text; text settings as text)."""
     config.from_mapping(DEFAULTS)
     config.from_prefixed_env(ENV_PREFIX)
+    read_text_settings(config, os.environ)
 
 
 def settings() -> Config:
     """Return the settings as the app reads them, without an app (for gunicorn)."""
     config = Config(str(PACKAGE_DIR))
     load_settings(config)
+    check_settings(config)
     return config
 
 

@@ -18,6 +18,8 @@ from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup, escape
 
+from .config import SettingError, variable
+
 __all__ = ["get_locale", "init_app", "locale_tag", "text_direction"]
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,9 @@ class Languages:
         chosen = self.match(default)
         if chosen is None:
             known = ", ".join(sorted(self.by_key.values()))
-            raise RuntimeError(f"DEFAULT_LOCALE {default!r} is not one of: {known}")
+            raise SettingError(
+                f"{variable('DEFAULT_LOCALE')} {default!r} is not one of: {known}"
+            )
         self.default = chosen
 
     @property
@@ -231,8 +235,9 @@ def check_catalogues(folder: Path) -> None:
             for text in texts:
                 wrong = _wrong_placeholders(text or "", known)
                 if wrong:
-                    raise RuntimeError(
-                        f"{path}: the translation of {ids[0]!r} has {wrong[0]!r},"
+                    raise SettingError(
+                        f"{variable('THEME_DIR')}: {path}: the translation of"
+                        f" {ids[0]!r} has {wrong[0]!r},"
                         f" which is not one of its placeholders {sorted(known)}"
                     )
 

@@ -44,6 +44,9 @@ AT_MOST_ONCE_PARAMS = ("path_prefix",)
 #: which signs as the same text), is nobody.
 CUSTOMER_ID_RE = re.compile(r"[0-9]{1,20}")
 
+#: What a ``shop`` must look like: the store's own myshopify.com domain.
+SHOP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com")
+
 #: The most query parameters a proxied request may carry.
 MAX_PARAMS = 200
 
@@ -116,6 +119,20 @@ def secrets(value: Any) -> list[str]:
     return [s.strip() for s in value if isinstance(s, str) and s.strip()]
 
 
+def check_shape(params: Mapping[str, Sequence[str]]) -> None:
+    """Raise unless Shopify's parameters come as often, and look, as it sends them."""
+    for name in SINGLE_PARAMS:
+        if len(params.get(name, ())) != 1:
+            raise BadSignature(f"{name} missing or repeated")
+    for name in AT_MOST_ONCE_PARAMS:
+        if len(params.get(name, ())) > 1:
+            raise BadSignature(f"{name} repeated")
+    if not SHOP_RE.fullmatch(params["shop"][0]):
+        raise BadSignature("shop is not a myshopify.com domain")
+    if not re.fullmatch(r"[0-9]{1,12}", params["timestamp"][0]):
+        raise BadSignature("timestamp is not a number")
+
+
 def verify(
     query: bytes, keys: Sequence[str], skew: float, now: float
 ) -> dict[str, list[str]]:
@@ -123,36 +140,36 @@ def verify(
     if not keys:
         raise BadSignature("SHOPIFY_API_SECRET is not set")
     params = group(parse_query(query))
-    for name in SINGLE_PARAMS:
-        if len(params.get(name, ())) != 1:
-            raise BadSignature(f"{name} missing or repeated")
-    for name in AT_MOST_ONCE_PARAMS:
-        if len(params.get(name, ())) > 1:
-            raise BadSignature(f"{name} repeated")
+    check_shape(params)
     given = params["signature"][0].encode()
     message = signed_message(params)
     # Every key is tried, so the time taken does not tell which one matched.
     matches = [hmac.compare_digest(sign(message, k).encode(), given) for k in keys]
     if not any(matches):
         raise BadSignature("signature does not match")
-    timestamp = params["timestamp"][0]
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
-        raise BadSignature("timestamp is not a number")
-    if abs(now - int(timestamp)) > skew:
+    if abs(now - int(params["timestamp"][0])) > skew:
         raise BadSignature("timestamp outside the allowed window")
     return params
 
 
 def customer_id(params: Mapping[str, Sequence[str]]) -> str:
-    """Return the logged-in customer's id, or "" for nobody.
+    """Return the logged-in customer's id from verified ``params``, or "" for nobody.
 
     Shopify adds ``logged_in_customer_id`` once; a second one came with the
     customer's own URL (``?logged_in_customer_id=123``), so neither counts.
     """
     values = params.get("logged_in_customer_id", ())
-    if len(values) == 1 and CUSTOMER_ID_RE.fullmatch(values[0]):
-        return values[0]
-    return ""
+    if len(values) != 1 or not CUSTOMER_ID_RE.fullmatch(values[0]):
+        return ""
+    # The signature covers the text, not how it splits into parameters: a visitor's
+    # own parameter can carry "logged_in_customer_id=123" and be split out of it.
+    # Shopify always signs its unit "logged_in_customer_id=<id or nothing>", and
+    # every unit sorted after it starts with a character from "l" on, never a digit.
+    # So when that text comes only once in the message, it is Shopify's unit, and
+    # the digits that follow it, up to the next unit, are the id Shopify signed.
+    if signed_message(params).count("logged_in_customer_id=") != 1:
+        return ""
+    return values[0]
 
 
 def clean_path_prefix(value: str) -> str:

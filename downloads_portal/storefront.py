@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 
+from .config import SettingError, variable
 from .languages import LOCALE_PARAM, LOCALE_RE
 from .security import safe_url
 
@@ -32,16 +33,20 @@ def read_settings(config: dict[str, Any]) -> Store:
     """Check STORE_NAME, STORE_URL and SUPPORT_URL; raise naming a bad one."""
     name = _setting(config, "STORE_NAME")
     if name is not None and (len(name) > MAX_NAME or not name.isprintable()):
-        raise RuntimeError(
-            f"STORE_NAME must be printable text of at most {MAX_NAME} characters"
+        raise SettingError(
+            f"{variable('STORE_NAME')} must be printable text"
+            f" of at most {MAX_NAME} characters"
         )
     url = _setting(config, "STORE_URL")
     if url is not None and safe_url(url) is None:
-        raise RuntimeError("STORE_URL must be an absolute http:// or https:// URL")
+        raise SettingError(
+            f"{variable('STORE_URL')} must be an absolute http:// or https:// URL"
+        )
     support = _setting(config, "SUPPORT_URL")
     if support is not None and safe_url(support) is None and not _mailto(support):
-        raise RuntimeError(
-            "SUPPORT_URL must be an absolute http(s) URL or mailto:an@address"
+        raise SettingError(
+            f"{variable('SUPPORT_URL')} must be an absolute http(s) URL"
+            " or mailto:an@address"
         )
     return Store(name, url, support)
 
@@ -51,7 +56,7 @@ def _setting(config: dict[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise RuntimeError(f"{name} must be text")
+        raise SettingError(f"{variable(name)} must be text")
     return value.strip() or None
 
 

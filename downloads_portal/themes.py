@@ -14,6 +14,7 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
+from .config import SettingError, variable
 from .security import Verbatim, safe_url
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def init_app(app: Flask) -> None:
         return
     root = Path(theme_dir).expanduser().resolve()
     if not root.is_dir():
-        raise RuntimeError(f"THEME_DIR {str(root)!r} is not a folder")
+        raise SettingError(f"{variable('THEME_DIR')} {str(root)!r} is not a folder")
     builtin: BaseLoader | None = app.jinja_loader
     loaders: list[BaseLoader] = [FileSystemLoader(root / "templates")]
     if builtin is not None:

@@ -20,6 +20,7 @@ from .conftest import (
     CountingOrder,
     render_liquid,
     signed,
+    text_of,
     upstream_calls,
 )
 
@@ -52,6 +53,19 @@ def test_download_sends_the_browser_to_the_file(client, counting, httpserver) ->
     assert upstream_calls(httpserver) == calls + 1  # the copy was dropped
     words = " ".join(unescape(re.sub(r"<[^>]+>", " ", again)).split())
     assert "4 downloads left" in words and "6 of 10 downloaded" in words
+
+
+def test_other_processes_show_the_new_count_within_a_second(
+    config, counting, clock
+) -> None:
+    # Two apps on one file cache: two workers, each with its own copies.
+    one, other = create_app(config).test_client(), create_app(config).test_client()
+    for client in (one, other):
+        assert "5 downloads left" in text_of(client.get(URL).text)
+    assert post(one, "asset-book.pdf").status_code == 303
+    counting.downloaded += 1
+    clock.shift(1.1)  # LOCAL_CACHE_SECONDS
+    assert "4 downloads left" in text_of(other.get(URL).text)
 
 
 def test_links_go_the_same_way(client, counting) -> None:

@@ -46,3 +46,21 @@ def test_modules_are_small() -> None:
         > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def test_the_readme_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## The layout of the repository", 1)[1].split("\n## ", 1)[0]
+    words = set(layout.replace(",", " ").replace("(", " ").replace(")", " ").split())
+    package = ROOT / "downloads_portal"
+
+    def named(path: Path) -> bool:
+        folder = path.parent.relative_to(package)
+        return path.name in words and (folder == Path() or f"{folder}/" in words)
+
+    missing = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if not named(path)
+    ]
+    assert missing == []

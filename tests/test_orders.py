@@ -157,6 +157,23 @@ def test_a_fresh_order_is_served_from_the_process_copy(app, serve, monkeypatch) 
     assert reads == []
 
 
+def test_the_process_copy_is_read_again_after_a_second(
+    app, serve, httpserver, monkeypatch, clock
+) -> None:
+    serve(fixtures.EXAMPLE_ORDER)
+    client = app.test_client()
+    rendered = renders(app)
+    reads = count_reads(app, monkeypatch)
+    first = client.get(URL).text
+    reads.clear()
+    clock.shift(1.1)  # LOCAL_CACHE_SECONDS: another process may have dropped it
+    assert client.get(URL).text == first
+    assert reads == [cache_key(TOKEN)]
+    # The shared copy was the same: one fetch, and the page memo still hits.
+    assert upstream_calls(httpserver) == 1
+    assert rendered == ["order.html"]
+
+
 def test_a_remembered_404_is_kept_by_the_process_too(app, serve, monkeypatch) -> None:
     serve(status=404)
     client = app.test_client()

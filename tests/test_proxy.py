@@ -203,6 +203,11 @@ REFUSED = {
         [*shopify_params(), ("timestamp", str(_now()))]
     ),
     "repeated shop": lambda: signed([*shopify_params(), ("shop", "x.myshopify.com")]),
+    "shop not a myshopify.com store": lambda: signed(
+        shopify_params(shop="evil.example/x.myshopify.com")
+    ),
+    "shop with a path": lambda: signed(shopify_params(shop="my-store.myshopify.com/")),
+    "timestamp in other digits": lambda: signed(shopify_params(timestamp="١٧٠٠")),
     "not utf-8": lambda: signed() + "&x=%ff",
     "too many parameters": lambda: signed(
         [*shopify_params(), *((f"p{n}", "") for n in range(300))]
@@ -541,6 +546,59 @@ def test_a_blank_id_run_into_the_next_parameter_is_nobody(
     assert response.status_code == 200
     assert "Log in to see your downloads" in Page(response.text).text
     assert upstream_calls(httpserver) == 0
+
+
+def resplit(added: list[tuple[str, str]], parts: list[tuple[str, str]]) -> str:
+    """Sign an anonymous URL with the visitor's ``added`` parameters, as Shopify
+    would, then present the same signed text split into ``parts`` instead."""
+    anonymous = shopify_params(logged_in_customer_id="")
+    sig = signature([*added, *anonymous])
+    rest = [(k, v) for k, v in anonymous if k != "logged_in_customer_id"]
+    presented = [*parts, *rest]
+    # The rewrite signs as the same text: only the split differs.
+    assert signature(presented) == sig
+    return urlencode([*presented, ("signature", sig)])
+
+
+RESPLIT = {
+    "plain keys": (
+        [("a", "xlogged_in_customer_id=123m=")],
+        [
+            ("a", "x"),
+            ("logged_in_customer_id", "123"),
+            ("m", "logged_i"),
+            ("n_customer_id", ""),
+        ],
+    ),
+    "a key with %3D": (
+        [("a=xlogged_in_customer_id=123m", "")],
+        [
+            ("a", "x"),
+            ("logged_in_customer_id", "123"),
+            ("m", "logged_i"),
+            ("n_customer_id", ""),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("added", "parts"), RESPLIT.values(), ids=RESPLIT.keys())
+def test_an_id_split_out_of_the_visitors_own_parameter_is_nobody(
+    login_client, httpserver, order_served, added, parts
+) -> None:
+    response = login_client.get(f"{URL}?{resplit(added, parts)}")
+    assert response.status_code == 200
+    assert "Log in to see your downloads" in Page(response.text).text
+    assert upstream_calls(httpserver) == 0
+
+
+def test_a_customer_with_extra_parameters_sees_order(
+    login_client, order_served
+) -> None:
+    pairs = [("utm_source", "mail"), *shopify_params(), ("utm_medium", "email")]
+    response = login_client.get(f"{URL}?{signed(pairs)}")
+    assert response.status_code == 200
+    assert "Sound pack" in Page(response.text).text
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,22 @@ def test_pages_outlive_a_stopped_redis(
     assert client.get("/readyz").json == ready
 
 
+def test_with_redis_stopped_the_process_copy_stands_in(
+    config, redis_server, serve, httpserver, clock
+) -> None:
+    config.update(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_server.url)
+    serve(fixtures.EXAMPLE_ORDER)
+    client = create_app(config).test_client()
+    assert client.get(URL).status_code == 200
+    redis_server.stop()
+    # Past LOCAL_CACHE_SECONDS the copy is checked against Redis, which cannot
+    # say whether the order was dropped: the copy serves while fresh.
+    clock.shift(1.1)
+    for _ in range(2):
+        assert "5 of 10 downloaded" in client.get(URL).text
+    assert upstream_calls(httpserver) == 1
+
+
 @pytest.fixture
 def hung_redis() -> Iterator[str]:
     """A port that accepts connections and never answers, like a stuck Redis."""

@@ -37,6 +37,14 @@ def wait_for(url: str, process: subprocess.Popen[str]) -> None:
             time.sleep(0.1)
 
 
+def wait_for_text(path: Path, words: str) -> str:
+    """Return the file's text once it holds ``words``, or as it is after 10 s."""
+    deadline = time.monotonic() + 10
+    while words not in (text := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text
+
+
 @pytest.fixture
 def run(httpserver: HTTPServer, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """Start ``downloads-portal run``; yield its address and its stdout and stderr."""
@@ -72,13 +80,16 @@ def test_run_prints_addresses_and_logs_json_with_request_ids(run, serve) -> None
     )
     assert response.status_code == 200
     assert f"{base}/account/orders/" in out.read_text()
-    text = err.read_text()
+    # The access line is written once the body is sent, just after the client has it.
+    text = wait_for_text(err, '"try-7"')
     assert "\x1b[" not in text
     assert TOKEN not in text
     lines = [json.loads(line) for line in text.splitlines()]
     (access,) = [line for line in lines if line.get("request_id") == "try-7"]
     assert access["status"] == 200
     assert access["path"].startswith("/account/orders/~")
+    # The body's size, as gunicorn's access line gives it.
+    assert access["bytes"] == int(response.headers["Content-Length"]) > 1000
     refused = [
         line for line in lines if "SHOPIFY_API_SECRET is not set" in line["message"]
     ]

@@ -7,6 +7,7 @@ import secrets
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +21,13 @@ from downloads_portal.security import fingerprint
 
 from .conftest import (
     ORDERS_PATH,
+    TOKEN,
     AnswerAfter,
+    CountingOrder,
     base_url,
     free_port,
     installed,
+    text_of,
     upstream_calls,
     wait_until_up,
 )
@@ -90,13 +94,9 @@ def test_failures_end_on_their_pages(gunicorn, httpserver) -> None:
         assert response.text.startswith("<!doctype html>")
 
 
-@pytest.mark.parametrize("shared", ["redis", "files"])
-def test_two_served_instances_answer_a_cold_burst_with_one_call(
-    request, portal, slow_upstream, tmp_path, shared
-) -> None:
-    upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
-    slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
-    settings = {"API_BASE_URL": base_url(slow_upstream)}
+def sharing(request, tmp_path: Path, shared: str, upstream: HTTPServer) -> dict:
+    """Return the settings of instances that share one Redis or one cache folder."""
+    settings = {"API_BASE_URL": base_url(upstream)}
     if shared == "redis":
         redis_config = request.getfixturevalue("redis_config")
         settings |= {
@@ -107,6 +107,16 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
     else:
         # One machine, one cache folder: the fetch lock is a file made exclusively.
         settings["CACHE_DIR"] = str(tmp_path / "cache")
+    return settings
+
+
+@pytest.mark.parametrize("shared", ["redis", "files"])
+def test_two_served_instances_answer_a_cold_burst_with_one_call(
+    request, portal, slow_upstream, tmp_path, shared
+) -> None:
+    upstream = AnswerAfter(0.3, fixtures.EXAMPLE_ORDER)
+    slow_upstream.expect_request(ORDERS_PATH).respond_with_handler(upstream)
+    settings = sharing(request, tmp_path, shared, slow_upstream)
     instances = [portal(**settings), portal(**settings)]
     token = secrets.token_hex(16)
     barrier = threading.Barrier(40)
@@ -122,6 +132,34 @@ def test_two_served_instances_answer_a_cold_burst_with_one_call(
         statuses = list(pool.map(visit, range(40)))
     assert statuses == [200] * 40
     assert upstream.arrived == 1
+
+
+@pytest.mark.parametrize("shared", ["redis", "files"])
+def test_a_download_shows_on_every_instance_within_a_second(
+    request, portal, httpserver, tmp_path, shared
+) -> None:
+    order = CountingOrder()
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
+    settings = sharing(request, tmp_path, shared, httpserver)
+    # One worker each: the view after the download meets the worker that kept a copy.
+    one, other = (portal("serve", "--workers", "1", **settings) for _ in range(2))
+    page = f"/account/orders/{TOKEN}"
+    for served in (one, other):
+        assert "5 downloads left" in text_of(
+            requests.get(served.base + page, timeout=10).text
+        )
+    sent = requests.post(
+        f"{one.base}{page}/download",
+        data={"asset": "asset-book.pdf"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert sent.status_code == 303
+    order.downloaded += 1  # the browser fetched the file
+    time.sleep(1.1)  # LOCAL_CACHE_SECONDS, in real worker processes
+    assert "4 downloads left" in text_of(
+        requests.get(other.base + page, timeout=10).text
+    )
 
 
 def test_serve_logs_json_without_tokens(portal, httpserver) -> None:

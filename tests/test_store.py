@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,12 @@ import redis
 from downloads_portal import create_app, fixtures
 from downloads_portal.fixtures.scenarios import SCENARIOS
 from downloads_portal.store import cache_key
-from downloads_portal.store.cache import CACHE_VERSION, Entry, Failure
+from downloads_portal.store.cache import (
+    CACHE_VERSION,
+    CLOCK_SKEW_SECONDS,
+    Entry,
+    Failure,
+)
 from downloads_portal.upstream import UpstreamInvalid
 
 from .conftest import REDIS_URL, TOKEN, upstream_calls
@@ -123,3 +130,73 @@ def test_forget_fetches_the_order_anew(app, httpserver) -> None:
     app.extensions["order_store"].forget(TOKEN)
     assert "3 of 10 downloaded" in client.get(URL).text
     assert upstream_calls(httpserver) == 2
+
+
+def plant(request, config: dict, backend: str, suffix: str, text: str) -> dict:
+    """Write ``text`` under the order's key and ``suffix`` in the file cache or in
+    Redis, as another writer of that cache could; return the app's settings."""
+    key = cache_key(TOKEN) + suffix
+    if backend == "redis":
+        config = request.getfixturevalue("redis_config")
+        client = redis.Redis.from_url(REDIS_URL)
+        client.set(config["CACHE_KEY_PREFIX"] + key, text.encode())
+        client.close()
+    else:
+        folder = Path(config["CACHE_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode()).hexdigest()
+        (folder / name).write_bytes(struct.pack("I", 0) + text.encode())
+    return config
+
+
+#: Times no portal writes: far ahead, not numbers at all, too big for a float.
+PLANTED_TIMES = pytest.mark.parametrize(
+    "when",
+    ["1e12", "Infinity", "-Infinity", "NaN", "9" * 400, "-1"],
+    ids=["ahead", "Infinity", "-Infinity", "NaN", "huge", "negative"],
+)
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+@PLANTED_TIMES
+def test_a_planted_failure_never_answers(
+    request, config, serve, httpserver, backend, when
+) -> None:
+    failure = f'{{"kind":"OrderNotFound","message":"","failed_at":{when}}}'
+    config = plant(request, config, backend, ":failed", failure)
+    serve(fixtures.EXAMPLE_ORDER)
+    response = create_app(config).test_client().get(URL)
+    assert response.status_code == 200
+    assert "5 of 10 downloaded" in response.text
+    assert upstream_calls(httpserver) == 1
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+@PLANTED_TIMES
+def test_an_entry_from_the_future_is_a_miss(
+    request, config, serve, httpserver, backend, when
+) -> None:
+    asset = fixtures.asset(downloaded=9, limit=10)
+    body = json.dumps(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    entry = f'{{"version":{CACHE_VERSION},"fetched_at":{when},"order":{body}}}'
+    config = plant(request, config, backend, "", entry)
+    serve(fixtures.EXAMPLE_ORDER)
+    client = create_app(config).test_client()
+    for _ in range(2):
+        response = client.get(URL)
+        assert response.status_code == 200
+        assert "5 of 10 downloaded" in response.text
+    assert upstream_calls(httpserver) == 1
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_a_planted_entry_of_now_is_read(request, config, serve, backend) -> None:
+    # The planting above reaches the very key the app reads: a well-shaped entry
+    # of a time no further ahead than the instances' clocks differ is served.
+    asset = fixtures.asset(downloaded=9, limit=10)
+    body = json.dumps(fixtures.order(lines=[fixtures.line(assets=[asset])]))
+    now = time.time() + CLOCK_SKEW_SECONDS / 2
+    entry = f'{{"version":{CACHE_VERSION},"fetched_at":{now},"order":{body}}}'
+    config = plant(request, config, backend, "", entry)
+    serve(fixtures.EXAMPLE_ORDER)
+    assert "9 of 10 downloaded" in create_app(config).test_client().get(URL).text

@@ -1,9 +1,10 @@
 """The order store: a cache in front of the upstream, with stale copies for bad days.
 
-A lookup tries this process's copy, then the shared cache, then takes its turn in
-the single flight (waiting for another caller's fetch, or fetching), and falls
-back on the last good copy when the upstream is unwell. A cache that fails or
-hangs is skipped for a moment and the upstream answers alone.
+A lookup tries this process's copy (only within ``LOCAL_CACHE_SECONDS`` of reading
+it from the shared cache), then the shared cache, then takes its turn in the single
+flight (waiting for another caller's fetch, or fetching), and falls back on the last
+good copy when the upstream is unwell. A cache that fails or hangs is skipped for a
+moment and the upstream answers alone.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class OrderStore:
         not_found_seconds: int,
         lock_seconds: int,
         local_items: int = 256,
+        local_seconds: float = 1.0,
         lock_folder: str | None = None,
     ) -> None:
         self.cache = SafeCache(cache)
@@ -73,15 +75,15 @@ class OrderStore:
         self.fresh_seconds = fresh_seconds
         self.stale_seconds = stale_seconds
         self.not_found_seconds = not_found_seconds
-        self.local = LocalEntries(local_items)
+        self.local = LocalEntries(local_items, local_seconds)
 
     def get(self, token: str) -> OrderView:
         """Return the order for ``token``, or raise the upstream's error."""
         key = cache_key(token)
-        local = self.local.get(key)
-        if local is not None and self._fresh(local):
-            return self._hit(key, local)
-        entry = self._shared(key) or local
+        recent = self.local.get(key)
+        if recent is not None and self._fresh(recent):
+            return self._hit(key, recent)
+        entry = self._read_shared(key)
         if entry is not None and self._fresh(entry):
             return self._hit(key, self.local.keep(key, entry))
         refused = self.source.refusal()
@@ -99,7 +101,10 @@ class OrderStore:
         """Whether an order is held for ``token``, fresh or stale (a remembered
         "not found" is not), without asking the upstream."""
         key = cache_key(token)
-        entry = self.local.get(key) or self._shared(key, keep=True)
+        # Any copy this process holds will do: no count is shown from it.
+        entry = self.local.last(key)
+        if entry is None:
+            entry = self._shared(key, keep=True)
         if entry is None or entry.order is None:
             return False
         kept = max(self.stale_seconds, self.fresh_seconds)
@@ -108,13 +113,13 @@ class OrderStore:
     def check(self) -> None:
         """Raise what keeps the file cache or the fetch locks from a write, if
         anything does; a Redis that does not answer is the cache's ping."""
-        backend = self.cache.cache.cache
-        if isinstance(backend, BoundedFileSystemCache):
-            backend.check()
+        if isinstance(self.cache.backend, BoundedFileSystemCache):
+            self.cache.backend.check()
         self.fetch_locks.check()
 
     def forget(self, token: str) -> None:
-        """Drop the order's shared entry and this process's copy: fetch it anew."""
+        """Drop the order's shared entry and this process's copy: the next view
+        fetches it anew, and every other process's within ``LOCAL_CACHE_SECONDS``."""
         key = cache_key(token)
         self.cache.delete(key)
         self.local.drop(key)
@@ -124,6 +129,15 @@ class OrderStore:
         key = cache_key(token)
         self.cache.set(key, Entry(order, fetched_at).to_json(), self.stale_seconds)
         self.local.drop(key)
+
+    def _read_shared(self, key: str) -> Entry | None:
+        """Return the shared cache's entry for ``key``. While the cache does not
+        answer, this process's last copy stands in; when it answers "none", the
+        order was dropped (a download), and the copy is not used."""
+        entry = self._shared(key)
+        if entry is None and self.cache.failing:
+            return self.local.last(key)
+        return entry
 
     def _shared(self, key: str, keep: bool = False) -> Entry | None:
         """Read ``key``'s entry from the shared cache; ``keep`` leaves what was read
@@ -211,6 +225,7 @@ def init_app(app: Flask, source: OrderSource) -> None:
         not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
         lock_seconds=lock_seconds(float(app.config["API_TIMEOUT"])),
         local_items=int(app.config["LOCAL_CACHE_ITEMS"]),
+        local_seconds=float(app.config["LOCAL_CACHE_SECONDS"]),
         lock_folder=file_lock_folder(app),
     )
 

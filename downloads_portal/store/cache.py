@@ -36,6 +36,11 @@ CACHE_RETRY_SECONDS = 1.0
 #: The least time between two "cache unavailable" warnings of one process.
 WARN_EVERY_SECONDS = 60.0
 
+#: How far ahead of this machine's clock a time read from the cache may be: the
+#: clocks of the instances sharing it differ a little. Further ahead, the entry was
+#: not written by a portal, and would be taken as fresh for as long as it lives.
+CLOCK_SKEW_SECONDS = 5.0
+
 #: The failures a waiter may be told of, by name.
 ERRORS: dict[str, type[UpstreamError]] = {
     cls.__name__: cls
@@ -55,8 +60,11 @@ def cache_key(token: str) -> str:
 
 
 def _time(value: Any) -> float | None:
-    """Read a timestamp from JSON: a number, and not a boolean."""
+    """Read a timestamp from JSON: a number, not a boolean, and not to come."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # Refuses NaN and the infinities (json.loads reads them) and huge integers too.
+    if not 0 <= value <= time.time() + CLOCK_SKEW_SECONDS:
         return None
     return float(value)
 
@@ -139,6 +147,11 @@ class SafeCache:
         self.retry_at = 0.0
         self.warnings = Warnings(log)
         self.failing = False
+
+    @property
+    def backend(self) -> Any:
+        """The store behind the cache: cachelib's Redis or file cache."""
+        return self.cache.cache
 
     def get(self, key: str, read: Callable[[Any], T | None]) -> T | None:
         """Return the value at ``key`` as ``read`` makes it; what it refuses: None."""

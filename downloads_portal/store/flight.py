@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
+from ..config import SettingError, variable
 from .cache import Entry, Failure, SafeCache, Warnings
 from .files import check_writable, describe
 
@@ -128,7 +129,13 @@ class FileLocks:
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SettingError(
+                f"{variable('CACHE_DIR')} needs a folder for its fetch locks at"
+                f" {folder!r}, and a file is in the way"
+            ) from None
         self.warnings = Warnings(log)
 
     def acquire(self, key: str, seconds: float) -> bool | None:
@@ -219,11 +226,14 @@ class SingleFlight:
         """
         pause = POLL_SECONDS
         while True:
-            held = self.shared.acquire(key, self.seconds)
+            taken = self.shared.acquire(key, self.seconds)
+            held = taken is True
+            # None: the cache cannot say who holds it, so there is no one to wait for.
+            busy = taken is False
             left = self.left(key, since)
             now = time.monotonic()
-            if left is not None or held is not False or now >= deadline:
-                return left, bool(held)
+            if left is not None or not busy or now >= deadline:
+                return left, held
             time.sleep(min(pause, deadline - now))
             pause = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
 
@@ -239,6 +249,8 @@ class SingleFlight:
         entry, or one fetched or failed since then; else None."""
         if isinstance(left, Entry) and (self.fresh(left) or left.fetched_at >= since):
             return left
+        # Only a failure since we began waiting (at most ``seconds`` ago) is ours:
+        # one older is nobody's to honour, and one to come was planted (cache.py).
         if isinstance(left, Failure) and left.failed_at >= since:
             return left
         return None
