@@ -11,6 +11,7 @@ order must be 200, a guess 404 or 429, a failing order 503. Prints the figures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ import redis
 from bench.standin import StandIn, free_port
 
 HERE = Path(__file__).resolve().parent
+#: The kinds of request loadtest.lua names in X-Request-ID.
+KINDS = ("good", "unknown", "fail")
 
 
 def start_instance(
@@ -53,6 +56,37 @@ def start_instance(
             time.sleep(0.1)
 
 
+def kind_latencies(logs: Path) -> list[str]:
+    """Read the instances' JSON access lines: per kind of request and status, how many
+    and how long the worker took (p50, p99, max), as lines to print."""
+    durations: dict[str, list[int]] = {}
+    for path in logs.glob("instance-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or "duration_ms" not in record:
+                continue
+            kind = str(record.get("request_id") or "").partition("-")[0]
+            if kind not in KINDS:
+                continue  # the readiness checks before wrk starts
+            durations.setdefault(f"{kind} {record.get('status')}", []).append(
+                int(record["duration_ms"])
+            )
+    lines = []
+    for name, values in sorted(durations.items()):
+        values.sort()
+        p50, p99 = (
+            values[min(int(q * len(values)), len(values) - 1)] for q in (0.5, 0.99)
+        )
+        lines.append(
+            f"{name:<12} {len(values):>6} answers: p50 {p50} ms, p99 {p99} ms, "
+            f"max {values[-1]} ms"
+        )
+    return lines
+
+
 def main() -> int:
     """Run the load test and print its figures; exit 1 on any error."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -64,6 +98,11 @@ def main() -> int:
     parser.add_argument("--good", type=int, default=50, help="good orders")
     parser.add_argument("--failing", type=int, default=5, help="failing orders")
     parser.add_argument("--worker-class", default="gevent", help="gevent or gthread")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every answer and print the workers' own latency per kind",
+    )
     args = parser.parse_args()
 
     wrk = shutil.which("wrk")
@@ -82,7 +121,7 @@ def main() -> int:
         DOWNLOADS_PORTAL_CACHE_KEY_PREFIX=prefix,
         # wrk names each simulated client in X-Forwarded-For, as a load balancer would.
         DOWNLOADS_PORTAL_PROXY_FIX_X_FOR="1",
-        DOWNLOADS_PORTAL_LOG_LEVEL="warning",
+        DOWNLOADS_PORTAL_LOG_LEVEL="info" if args.access_log else "warning",
     )
     ports = [free_port(), free_port()]
     logs = Path(tempfile.mkdtemp(prefix="loadtest-"))
@@ -146,6 +185,10 @@ def main() -> int:
     )
     for line in lines[1:]:
         print(line.removeprefix("LOADTEST "))
+    if args.access_log:
+        print("in the workers (access log), per kind and status:")
+        for line in kind_latencies(logs):
+            print(f"  {line}")
     print(f"instance logs {logs}")
     return 1 if errors else 0
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import redis
 from flask import Flask
+from redis.client import Pipeline
 
 from .store.backend import backend_is, cache_folder, redis_options
 
@@ -219,22 +220,33 @@ class RedisStorage:
         self, order: str, failed: bool, bucket: int, window: range
     ) -> tuple[int, int]:
         ttl = 2 * len(window) * 60
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline(transaction=False)
         for kind in ("called", "failed")[: 1 + failed]:
             key = f"{self.prefix}{kind}:{bucket}"
             pipe.pfadd(key, order)
             pipe.expire(key, ttl)
         pipe.get(self.prefix + "closed")
-        closed = pipe.execute()[-1]
+        if failed:
+            # Counted with the rest, in one round trip: a close inside the window
+            # is rare, and only then are the counts asked for again.
+            self._count(pipe, window)
+        answers = pipe.execute()
         if not failed:
             return 0, 0
+        closed, called, failing = answers[-3:]
         # Buckets up to the last close belong to the outage that ended.
         buckets = range(max(window.start, int(closed or 0) + 1), window.stop)
         if not buckets:
             return 0, 0
-        called = self.client.pfcount(*(f"{self.prefix}called:{b}" for b in buckets))
-        failing = self.client.pfcount(*(f"{self.prefix}failed:{b}" for b in buckets))
+        if buckets != window:
+            called, failing = self._count(self.client.pipeline(), buckets).execute()
         return int(called), int(failing)
+
+    def _count(self, pipe: Pipeline, buckets: range) -> Pipeline:
+        """Ask ``pipe`` for the orders called, then failing, over ``buckets``."""
+        for kind in ("called", "failed"):
+            pipe.pfcount(*(f"{self.prefix}{kind}:{b}" for b in buckets))
+        return pipe
 
     def _try(self, fallback: Callable[[], T], call: Callable[[], T]) -> T:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -167,3 +168,38 @@ def test_a_folder_that_takes_no_file_leaves_each_process_its_own(
     assert breaker.before_call(15) is True
     breaker.succeeded("order-0", probe=True)
     assert breaker.state() == "ok"
+
+
+class CountedReads(MemoryStorage):
+    """A process's breaker that counts how often it is asked when it reopens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def opened_until(self) -> float:
+        self.reads += 1
+        return super().opened_until()
+
+
+def test_a_call_right_after_its_refusal_check_reads_the_storage_once(
+    monkeypatch,
+) -> None:
+    from downloads_portal import breaker as breaker_module
+
+    now = [0.0]
+    clock = SimpleNamespace(time=time.time, monotonic=lambda: now[0])
+    monkeypatch.setattr(breaker_module, "time", clock)
+    storage = CountedReads()
+    breaker = Breaker(storage, LIMITS)
+    assert breaker.refusal() is None
+    assert breaker.before_call(15) is False
+    assert storage.reads == 1
+    assert breaker.before_call(15) is False  # the reading served once
+    assert storage.reads == 2
+    breaker.refusal()
+    now[0] += breaker_module.READING_SECONDS  # a reading that old is read again
+    breaker.open(30, "test")
+    with pytest.raises(Refused):
+        breaker.before_call(15)
+    assert storage.reads == 4

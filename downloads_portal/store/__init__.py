@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from flask_caching import Cache
 
 from .. import metrics
@@ -104,7 +104,7 @@ class OrderStore:
         # Any copy this process holds will do: no count is shown from it.
         entry = self.local.last(key)
         if entry is None:
-            entry = self.cache.get(key, Entry.from_json)
+            entry = self._shared(key, keep=True)
         if entry is None or entry.order is None:
             return False
         kept = max(self.stale_seconds, self.fresh_seconds)
@@ -134,9 +134,23 @@ class OrderStore:
         """Return the shared cache's entry for ``key``. While the cache does not
         answer, this process's last copy stands in; when it answers "none", the
         order was dropped (a download), and the copy is not used."""
-        entry = self.cache.get(key, Entry.from_json)
+        entry = self._shared(key)
         if entry is None and self.cache.failing:
             return self.local.last(key)
+        return entry
+
+    def _shared(self, key: str, keep: bool = False) -> Entry | None:
+        """Read ``key``'s entry from the shared cache; ``keep`` leaves what was read
+        for this request's lookup, which then takes it rather than ask again (the
+        limiter asks whether an order is held just before the view looks it up)."""
+        if not has_request_context():
+            return self.cache.get(key, Entry.from_json)
+        read: dict[str, Entry | None] = g.setdefault("shared_reads", {})
+        if not keep and key in read:
+            return read.pop(key)
+        entry = self.cache.get(key, Entry.from_json)
+        if keep:
+            read[key] = entry
         return entry
 
     def _fresh(self, entry: Entry) -> bool:
@@ -172,6 +186,7 @@ class OrderStore:
         since the cache reads 0 as "forever"."""
         if seconds > 0:
             self.cache.set(key, entry.to_json(), timeout=seconds)
+        self.flight.fetched(key, entry)
         return self.local.keep(key, entry)
 
     def _call_source(self, token: str) -> Order:

@@ -155,7 +155,15 @@ class SafeCache:
 
     def get(self, key: str, read: Callable[[Any], T | None]) -> T | None:
         """Return the value at ``key`` as ``read`` makes it; what it refuses: None."""
-        data = self._call(None, self.cache.get, key)
+        return self.read(self._call(None, self.cache.get, key), read)
+
+    def get_many(self, *keys: str) -> list[Any]:
+        """Return the data at each of ``keys`` in one round trip; None where missing."""
+        found = self._call(None, self.cache.get_many, *keys)
+        return list(found) if found is not None else [None] * len(keys)
+
+    def read(self, data: Any, read: Callable[[Any], T | None]) -> T | None:
+        """Return ``data`` as ``read`` makes it; what it refuses, and no data: None."""
         if data is None:
             return None
         value = read(data)

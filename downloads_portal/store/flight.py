@@ -23,8 +23,12 @@ from .files import check_writable, describe
 
 log = logging.getLogger(__name__)
 
-#: How often a waiter looks for the fetcher's answer.
+#: How soon a waiter first looks for the fetcher's answer; each look waits longer
+#: than the last (times ``POLL_GROWTH``), up to ``POLL_MAX_SECONDS``. Every look is
+#: two round trips to the cache, and one process's waiters look one at a time.
 POLL_SECONDS = 0.02
+POLL_GROWTH = 1.5
+POLL_MAX_SECONDS = 0.2
 
 
 class Lock(Protocol):
@@ -41,12 +45,13 @@ class Lock(Protocol):
 
 
 class _Slot:
-    """One key's lock and how many threads want it."""
+    """One key's lock, how many threads want it, and what the last holder found."""
 
     def __init__(self) -> None:
         # Made per key at request time, never captured before gevent patches.
         self.lock = threading.Lock()
         self.users = 0
+        self.left: Left | None = None
 
 
 class KeyLocks:
@@ -75,6 +80,20 @@ class KeyLocks:
             slot = self._slots[key]
         slot.lock.release()
         self._leave(key, slot)
+
+    def note(self, key: str, left: Left) -> None:
+        """Keep what the key's holder found or fetched for the threads queued
+        behind it; forgotten with the key's lock when nobody wants it."""
+        with self._guard:
+            slot = self._slots.get(key)
+            if slot is not None:
+                slot.left = left
+
+    def noted(self, key: str) -> Left | None:
+        """Return what the key's last holder found or fetched, if anything."""
+        with self._guard:
+            slot = self._slots.get(key)
+            return slot.left if slot is not None else None
 
     def _leave(self, key: str, slot: _Slot) -> None:
         with self._guard:
@@ -183,7 +202,13 @@ class SingleFlight:
         deadline = time.monotonic() + self.seconds
         queued = self.threads.acquire(key, self.seconds)
         try:
-            left, held = self.wait(key, since, deadline)
+            # The thread before us in this process may have the answer already.
+            left = self.usable(self.threads.noted(key), since) if queued else None
+            held = False
+            if left is None:
+                left, held = self.wait(key, since, deadline)
+            if left is not None:
+                self.threads.note(key, left)
             try:
                 yield left
             finally:
@@ -199,28 +224,42 @@ class SingleFlight:
         Whoever held the lock before may have fetched; else we wait for the fetcher
         of another process, until its lock expires or our deadline passes.
         """
+        pause = POLL_SECONDS
         while True:
             taken = self.shared.acquire(key, self.seconds)
             held = taken is True
             # None: the cache cannot say who holds it, so there is no one to wait for.
             busy = taken is False
             left = self.left(key, since)
-            if left is not None or not busy or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if left is not None or not busy or now >= deadline:
                 return left, held
-            time.sleep(POLL_SECONDS)
+            time.sleep(min(pause, deadline - now))
+            pause = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
 
     def left(self, key: str, since: float) -> Left | None:
         """Return a fresh entry, or one fetched or failed since ``since``."""
-        entry = self.cache.get(key, Entry.from_json)
-        if entry is not None and (self.fresh(entry) or entry.fetched_at >= since):
-            return entry
-        failure = self.cache.get(f"{key}:failed", Failure.from_json)
+        # One round trip for both: the entry, and the failure told to waiters.
+        data, failed = self.cache.get_many(key, f"{key}:failed")
+        entry = self.usable(self.cache.read(data, Entry.from_json), since)
+        return entry or self.usable(self.cache.read(failed, Failure.from_json), since)
+
+    def usable(self, left: Left | None, since: float) -> Left | None:
+        """Return ``left`` if a caller that came at ``since`` may take it: a fresh
+        entry, or one fetched or failed since then; else None."""
+        if isinstance(left, Entry) and (self.fresh(left) or left.fetched_at >= since):
+            return left
         # Only a failure since we began waiting (at most ``seconds`` ago) is ours:
         # one older is nobody's to honour, and one to come was planted (cache.py).
-        if failure is not None and failure.failed_at >= since:
-            return failure
+        if isinstance(left, Failure) and left.failed_at >= since:
+            return left
         return None
+
+    def fetched(self, key: str, entry: Entry) -> None:
+        """Hand what the fetcher got to the threads of this process queued for it."""
+        self.threads.note(key, entry)
 
     def failed(self, key: str, failure: Failure) -> None:
         """Tell those already waiting that the fetch failed; never served later."""
+        self.threads.note(key, failure)
         self.cache.set(f"{key}:failed", failure.to_json(), timeout=self.seconds)
