@@ -65,7 +65,7 @@ def gunicorn(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(60)
         process.stderr.close()
 
 
