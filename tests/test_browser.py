@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
@@ -398,8 +399,10 @@ def test_forced_dark_colours(page_at, preview_url) -> None:
     assert dark == "rgb(17, 20, 24)" and light == "rgb(245, 246, 248)"
 
 
-def test_download_counts_at_once(browser, httpserver, tmp_path) -> None:
-    """Chromium clicks Download, lands on the file, and Back shows the new count."""
+@pytest.fixture
+def counting_file(httpserver: HTTPServer) -> str:
+    """Serve a counting order whose book.pdf counts a download when fetched; return
+    the file's address."""
     file_url = httpserver.url_for("/files/book.pdf")
     order = CountingOrder(url=file_url)
 
@@ -409,6 +412,12 @@ def test_download_counts_at_once(browser, httpserver, tmp_path) -> None:
 
     httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
     httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    return file_url
+
+
+def test_download_counts_at_once(browser, httpserver, counting_file, tmp_path) -> None:
+    """Chromium clicks Download, lands on the file, and Back shows the new count."""
+    file_url = counting_file
     config = {
         "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
         "CACHE_DIR": str(tmp_path / "cache"),
@@ -461,18 +470,12 @@ class ShopifyStandIn:
         return page(environ, start_response)
 
 
-def test_download_through_the_app_proxy(browser, httpserver, tmp_path) -> None:
+def test_download_through_the_app_proxy(
+    browser, httpserver, counting_file, tmp_path
+) -> None:
     """Through a stand-in Shopify: the store's form, our page that sends the browser
     on, the file, and Back to the new count."""
-    file_url = httpserver.url_for("/files/book.pdf")
-    order = CountingOrder(url=file_url)
-
-    def fetch_file(request: Any) -> Any:
-        order.downloaded += 1
-        return Response("stand-in file", content_type="text/plain")
-
-    httpserver.expect_request(ORDERS_PATH).respond_with_handler(order)
-    httpserver.expect_request("/files/book.pdf").respond_with_handler(fetch_file)
+    file_url = counting_file
     store = ShopifyStandIn(
         {
             "API_BASE_URL": httpserver.url_for("/").rstrip("/"),
