@@ -75,6 +75,8 @@ class OrderStore:
         self.fresh_seconds = fresh_seconds
         self.stale_seconds = stale_seconds
         self.not_found_seconds = not_found_seconds
+        # How long a fetched order is kept: for serving fresh, then as a stale copy.
+        self.kept_seconds = max(stale_seconds, fresh_seconds)
         self.local = LocalEntries(local_items, local_seconds)
 
     def get(self, token: str) -> OrderView:
@@ -107,8 +109,7 @@ class OrderStore:
             entry = self._shared(key, keep=True)
         if entry is None or entry.order is None:
             return False
-        kept = max(self.stale_seconds, self.fresh_seconds)
-        return time.time() - entry.fetched_at < kept
+        return time.time() - entry.fetched_at < self.kept_seconds
 
     def check(self) -> None:
         """Raise what keeps the file cache or the fetch locks from a write, if
@@ -177,8 +178,7 @@ class OrderStore:
         except UpstreamError as exc:
             self.flight.failed(key, Failure(exc, time.time()))
             return self._fallback(key, entry, exc)
-        seconds = max(self.stale_seconds, self.fresh_seconds)
-        fetched = self._store(key, Entry(order, time.time()), seconds)
+        fetched = self._store(key, Entry(order, time.time()), self.kept_seconds)
         return OrderView(key, order, fetched.fetched_at)
 
     def _store(self, key: str, entry: Entry, seconds: int) -> Entry:
