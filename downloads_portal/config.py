@@ -212,7 +212,7 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
         value = config.get(name)
         try:
             config[name] = kind.read(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             shown = f", not {value!r}" if kind.shown else ""
             raise SettingError(
                 f"{variable(name)} must be {kind.expects}{shown}"

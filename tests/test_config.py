@@ -38,6 +38,7 @@ BAD = [
     ("BREAKER_FAILURE_RATE", "half", "a number from 0.01 to 1"),
     ("BREAKER_COOL_OFF_SECONDS", "-1", "a number"),
     ("REDIS_TIMEOUT", "0", "a number"),
+    ("REDIS_TIMEOUT", "9" * 400, "a number"),
     ("CACHE_THRESHOLD", "0", "a whole number"),
     ("ORDER_CACHE_SECONDS", "٣٠", "a whole number"),
     ("METRICS_PORT", "70000", "a whole number"),

@@ -49,6 +49,9 @@ def test_file_kind(app, file, locale, kind) -> None:
         ("1,5gb", "en", "1.5\xa0GB"),
         ("200 KB", "en", "200\xa0kB"),
         ("512 bytes", "de", "512\xa0Byte"),
+        # Letters a case-blind match takes for "s" and "K": the long s, the Kelvin sign.
+        ("512 byte\u017f", "en", "512\xa0byte"),
+        ("200 \u212aB", "en", "200\xa0kB"),
         ("about 3 pages", "fr", "about 3 pages"),
         ("10 MB of sound ", "en", "10 MB of sound"),
         ("", "en", ""),
