@@ -63,7 +63,9 @@ def _file_size(size: str, locale: str) -> str:
         return size.strip()
     value = float(found[1].replace(",", "."))
     number = int(value) if value.is_integer() else value
-    shown = format_unit(number, UNITS[found[2].casefold()], length="short", locale=locale)
+    shown = format_unit(
+        number, UNITS[found[2].casefold()], length="short", locale=locale
+    )
     # The number and its unit stay on one line.
     return shown.replace(" ", "\u00a0")
 
