@@ -9,8 +9,16 @@ from email.utils import parsedate_to_datetime
 
 from urllib3.util.retry import Retry
 
-#: Seconds as HTTP writes them: ASCII digits only (``str.isdigit`` takes "²" too).
-SECONDS = re.compile(r"[0-9]+")
+#: A number as HTTP writes it: ASCII digits only (``str.isdigit`` takes "²" too).
+DIGITS = re.compile(r"[0-9]+")
+
+
+def wire_number(value: str) -> float | None:
+    """Read a header's number: ASCII digits, else None; beyond 18 digits it is
+    larger than any bound here, and not worth parsing (infinity)."""
+    if not DIGITS.fullmatch(value):
+        return None
+    return float(value) if len(value) <= 18 else math.inf
 
 
 class FileflareRetry(Retry):
@@ -31,9 +39,9 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if SECONDS.fullmatch(value):
-        # Beyond 18 digits it is longer than any cap: no need to parse it.
-        return float(value) if len(value) <= 18 else math.inf
+    seconds = wire_number(value)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from . import metrics
 from .breaker import Breaker, Refused
 from .deadline import DeadlineAdapter, DeadlineExceeded, deadline
 from .models import InvalidOrder, Order, parse_order
-from .retries import FileflareRetry, retry_after_seconds
+from .retries import FileflareRetry, retry_after_seconds, wire_number
 from .security import fingerprint, install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 ORDERS_PATH = "/api/v2/customer-account-orders"
 
 #: A number as the wire writes it: ASCII digits only (``str.isdigit`` takes "²").
-WIRE_NUMBER = re.compile(r"[0-9]+")
 
 
 class UpstreamError(Exception):
@@ -158,8 +156,9 @@ class FileflareClient:
         started = time.monotonic()
         due = started + 3 * self.timeout
         try:
-            probe = self._admit()
+            # A slot first: a probe the breaker lets through is always made.
             with self._slot(due):
+                probe = self._admit()
                 return self._judged(token, ref, probe, due)
         except UpstreamRefused as exc:
             log.info("upstream not asked for order %s: %s", ref, exc)
@@ -264,10 +263,10 @@ class FileflareClient:
         """Read the body, decompressed, refusing more than ``max_bytes``."""
         declared = response.headers.get("Content-Length")
         if declared is not None:
-            if not WIRE_NUMBER.fullmatch(declared):
+            length = wire_number(declared)
+            if length is None:
                 raise UpstreamInvalid("Content-Length is not a number")
-            # Beyond 18 digits int() costs time and may refuse; it is too large anyway.
-            if len(declared) > 18 or int(declared) > self.max_bytes:
+            if length > self.max_bytes:
                 raise UpstreamInvalid("body too large")
         chunks: list[bytes] = []
         size = 0
