@@ -199,7 +199,7 @@ def check_signature() -> None:
     """Refuse every request Shopify did not sign recently, before anything else."""
     g.embedded = True
     config = current_app.config
-    keys = secrets(config.get("SHOPIFY_API_SECRET"))
+    keys: list[str] = current_app.extensions["proxy_keys"]
     try:
         params = verify(
             request.query_string,
@@ -294,6 +294,7 @@ def _say_once(message: str) -> None:
 def init_app(app: Flask) -> None:
     """Register the proxy and warn when it cannot trust anybody."""
     app.extensions["proxy"] = themes.proxy_stylesheets(app)
+    app.extensions["proxy_keys"] = secrets(app.config.get("SHOPIFY_API_SECRET"))
     app.url_map.converters["below"] = Below
     warn_without_secret(app.config)
     app.register_blueprint(bp)
