@@ -23,6 +23,7 @@ from flask import Flask
 from redis.client import Pipeline
 
 from .store.backend import backend_is, cache_folder, redis_options
+from .store.cache import CACHE_RETRY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,8 @@ class RedisStorage:
         self.client = client
         self.prefix = prefix + "breaker:"
         self.memory = MemoryStorage()
+        # After a failure Redis is left alone a moment, as the cache leaves it.
+        self.retry_at = 0.0
         self._open = self.client.register_script(
             "local c = tonumber(redis.call('GET', KEYS[1]) or '0')"
             " if tonumber(ARGV[1]) > c then"
@@ -249,11 +252,15 @@ class RedisStorage:
         return pipe
 
     def _try(self, fallback: Callable[[], T], call: Callable[[], T]) -> T:
+        if time.monotonic() < self.retry_at:
+            return fallback()
         try:
             return call()
         except Exception as exc:
             # A Redis down, or one answering nonsense (redis-py then fails in its
-            # own ways): the breaker is not worth a customer's page.
+            # own ways): the breaker is not worth a customer's page, nor the wait
+            # for Redis on every call.
+            self.retry_at = time.monotonic() + CACHE_RETRY_SECONDS
             log.debug("breaker storage unavailable: %s", type(exc).__name__)
             return fallback()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -145,6 +146,32 @@ def test_a_redis_that_is_down_leaves_each_process_its_own(clock) -> None:
     assert breaker.state() == "open"
     with pytest.raises(Refused):
         breaker.before_call(15)
+
+
+def test_a_redis_that_failed_is_left_alone_for_a_moment(monkeypatch) -> None:
+    # The module, not the function of the same name the package holds.
+    breaker_storage = importlib.import_module("downloads_portal.breaker_storage")
+    now = [100.0]
+    clock = SimpleNamespace(time=time.time, monotonic=lambda: now[0])
+    monkeypatch.setattr(breaker_storage, "time", clock)
+    down = redis.Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2
+    )
+    asked: list[str] = []
+    real = down.execute_command
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        asked.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(down, "execute_command", counted)
+    storage = RedisStorage(down, "test-down:")
+    assert storage.opened_until() == 0.0
+    assert storage.take_probe(15) is True  # this process's own, from memory
+    assert asked == ["GET"]
+    now[0] += breaker_storage.CACHE_RETRY_SECONDS
+    storage.opened_until()
+    assert asked == ["GET", "GET"]
 
 
 def test_time_is_wall_clock(storages) -> None:
