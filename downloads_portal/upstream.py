@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 import requests
@@ -23,6 +23,8 @@ from .security import fingerprint, install_log_redaction
 log = logging.getLogger(__name__)
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
+#: The longest body of an answer other than 200 read to keep its connection.
+DRAIN_BYTES = 64 * 1024
 
 #: A number as the wire writes it: ASCII digits only (``str.isdigit`` takes "²").
 
@@ -236,7 +238,9 @@ class FileflareClient:
                 status = response.status_code
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 if status == 200:
-                    body = self._read_body(response)
+                    body = self._read_body(response, self.max_bytes)
+                else:
+                    self._drain(response)
         except (requests.RequestException, HTTPError) as exc:
             # requests puts the URL, token included, in its messages: drop them.
             raise UpstreamUnavailable(describe(exc)) from None
@@ -259,21 +263,27 @@ class FileflareClient:
             # json's errors and UnicodeDecodeError are ValueErrors too.
             raise UpstreamInvalid("not JSON") from None
 
-    def _read_body(self, response: requests.Response) -> bytes:
-        """Read the body, decompressed, refusing more than ``max_bytes``."""
+    def _drain(self, response: requests.Response) -> None:
+        """Read a short answer's body to its end, so that its connection is kept:
+        a 404 or a 500 then costs no new connection (nor TLS handshake) after it."""
+        with suppress(UpstreamInvalid, HTTPError, OSError):
+            self._read_body(response, DRAIN_BYTES)
+
+    def _read_body(self, response: requests.Response, limit: int) -> bytes:
+        """Read the body, decompressed, refusing more than ``limit`` bytes."""
         declared = response.headers.get("Content-Length")
         if declared is not None:
             length = wire_number(declared)
             if length is None:
                 raise UpstreamInvalid("Content-Length is not a number")
-            if length > self.max_bytes:
+            if length > limit:
                 raise UpstreamInvalid("body too large")
         chunks: list[bytes] = []
         size = 0
         # read1 returns after every socket read: the size is checked as it grows.
         while chunk := response.raw.read1(64 * 1024, decode_content=True):
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 raise UpstreamInvalid("body too large")
             chunks.append(chunk)
         return b"".join(chunks)

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -15,6 +16,7 @@ from werkzeug import Request, Response
 
 from downloads_portal import fixtures
 from downloads_portal.upstream import (
+    DRAIN_BYTES,
     FileflareClient,
     OrderNotFound,
     UpgradeRequired,
@@ -263,3 +265,62 @@ def test_an_unreadable_retry_after_is_unavailable(
     )
     with pytest.raises(UpstreamUnavailable):
         upstream.fetch(TOKEN)
+
+
+class KeepAlive(ThreadingHTTPServer):
+    """An HTTP/1.1 server that keeps connections, noting each request's client port."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), _KeepAliveHandler)
+        self.status, self.body = status, body
+        self.ports: list[int] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    @property
+    def client(self) -> FileflareClient:
+        return FileflareClient(f"http://127.0.0.1:{self.server_port}", timeout=0.5)
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    server: KeepAlive
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.server.ports.append(self.client_address[1])
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet."""
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(404, OrderNotFound), (402, UpgradeRequired), (500, UpstreamUnavailable)],
+)
+@pytest.mark.parametrize("body", [b"", b'{"error": "no such order"}'])
+def test_a_short_error_keeps_its_connection(status, error, body) -> None:
+    server = KeepAlive(status, body)
+    client = server.client
+    for _ in range(3):
+        with pytest.raises(error):
+            client.fetch(TOKEN)
+    server.stop()
+    assert len(server.ports) == 3
+    assert len(set(server.ports)) == 1, "each error answer cost a new connection"
+
+
+def test_a_long_error_body_is_not_read() -> None:
+    server = KeepAlive(404, b"x" * (DRAIN_BYTES + 1))
+    client = server.client
+    for _ in range(2):
+        with pytest.raises(OrderNotFound):
+            client.fetch(TOKEN)
+    server.stop()
+    assert len(set(server.ports)) == 2
