@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "ORDER_CACHE_SECONDS": 30,
     "STALE_ORDER_SECONDS": 86400,
     "NOT_FOUND_CACHE_SECONDS": 15,
+    "FAILURE_CACHE_SECONDS": 3,
     "CACHE_TYPE": "FileSystemCache",
     "CACHE_DIR": None,
     "CACHE_THRESHOLD": 10000,

@@ -21,7 +21,7 @@ from downloads_portal.store.flight import (
     POLL_SECONDS,
     SingleFlight,
 )
-from downloads_portal.upstream import UpstreamUnavailable
+from downloads_portal.upstream import UpstreamRefused, UpstreamUnavailable
 
 from .conftest import TOKEN
 
@@ -62,8 +62,8 @@ class HeldElsewhere:
         pass
 
 
-def single_flight(cache: CountingCache, lock: Any) -> SingleFlight:
-    return SingleFlight(SafeCache(cache), lock, 30, lambda entry: False)  # type: ignore[arg-type]
+def single_flight(cache: CountingCache, lock: Any, remember: float = 0) -> SingleFlight:
+    return SingleFlight(SafeCache(cache), lock, 30, lambda entry: False, remember)  # type: ignore[arg-type]
 
 
 def test_a_waiter_looks_less_often_the_longer_it_waits(monkeypatch) -> None:
@@ -160,3 +160,25 @@ def test_a_lookup_reads_the_shared_entry_once_before_the_single_flight(
     assert app.test_client().get(f"/account/orders/{TOKEN}").status_code == 404
     # Once before the single flight, once in it (with the failure marker).
     assert [key for key in reads if key.endswith(KEY)] == [KEY, KEY]
+
+
+@pytest.mark.parametrize(
+    ("error", "told"),
+    [
+        (UpstreamUnavailable("status 500"), True),
+        (UpstreamRefused("no free slot"), False),
+        (UpstreamRefused("circuit open"), False),
+    ],
+)
+def test_a_new_caller_is_told_of_fileflares_failure_not_of_a_refusal(
+    error, told
+) -> None:
+    cache = CountingCache()
+    flight = single_flight(cache, HeldElsewhere(looks=0), remember=3.0)
+    flight.failed(KEY, Failure(error, time.time() - 2))
+    # Read back as another process would, from the shared cache.
+    _, failure = flight.look(KEY)
+    assert failure is not None
+    assert type(failure.error) is type(error)
+    assert (flight.usable(failure, time.time()) is not None) is told
+    assert flight.usable(failure, time.time() + 1.5) is None

@@ -56,20 +56,51 @@ def test_not_found_is_forgotten_after_its_window(
     assert client.get(URL).status_code == 200
 
 
-@pytest.mark.parametrize(("status", "page"), [(402, 402), (500, 503), (403, 503)])
-def test_failures_are_not_cached(client, httpserver, status, page) -> None:
-    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=status)
+@pytest.mark.parametrize(
+    ("status", "body", "page"),
+    [(402, "", 402), (500, "", 503), (403, "", 503), (200, "not json", 502)],
+)
+def test_a_failure_is_remembered_for_a_moment(
+    client, httpserver, clock, status, body, page
+) -> None:
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data(
+        body, status=status
+    )
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
     assert client.get(URL).status_code == page
+    clock.shift(2.9)  # FAILURE_CACHE_SECONDS: Fileflare is not asked again yet
+    assert client.get(URL).status_code == page
+    assert upstream_calls(httpserver) == 1
+    clock.shift(0.2)
     assert client.get(URL).status_code == 200
     assert upstream_calls(httpserver) == 2
 
 
-def test_invalid_answer_is_not_cached(client, httpserver) -> None:
-    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("not json")
+def test_a_failure_is_not_remembered_without_failure_cache_seconds(
+    config, httpserver
+) -> None:
+    config["FAILURE_CACHE_SECONDS"] = 0
+    client = create_app(config).test_client()
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_data("", status=500)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(fixtures.EXAMPLE_ORDER)
-    assert client.get(URL).status_code == 502
+    assert client.get(URL).status_code == 503
     assert client.get(URL).status_code == 200
+
+
+def test_a_remembered_failure_shows_the_last_good_copy(
+    config, httpserver, clock
+) -> None:
+    config["ORDER_CACHE_SECONDS"] = 1
+    client = create_app(config).test_client()
+    httpserver.expect_oneshot_request(ORDERS_PATH).respond_with_json(counted(4))
+    httpserver.expect_request(ORDERS_PATH).respond_with_data("", status=500)
+    assert client.get(URL).status_code == 200
+    clock.shift(1.1)
+    for _ in range(2):
+        stale = client.get(URL)
+        assert "4 of 10 downloaded" in stale.text
+        assert "may be a few minutes old" in stale.text
+    assert upstream_calls(httpserver) == 2
 
 
 def test_stale_copy_when_the_upstream_fails(config, httpserver, clock) -> None:
@@ -168,7 +199,8 @@ def test_the_process_copy_is_read_again_after_a_second(
     reads.clear()
     clock.shift(1.1)  # LOCAL_CACHE_SECONDS: another process may have dropped it
     assert client.get(URL).text == first
-    assert reads == [cache_key(TOKEN)]
+    # One look: the entry and its failure marker (two files; one MGET on Redis).
+    assert reads == [cache_key(TOKEN), f"{cache_key(TOKEN)}:failed"]
     # The shared copy was the same: one fetch, and the page memo still hits.
     assert upstream_calls(httpserver) == 1
     assert rendered == ["order.html"]

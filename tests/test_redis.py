@@ -91,6 +91,18 @@ def test_a_stalled_upstream_fails_the_burst_once(redis_config, slow_upstream) ->
     assert stalled.arrived == 1
 
 
+def test_another_instance_is_told_of_a_failure_a_moment_ago(
+    redis_config, serve, httpserver
+) -> None:
+    serve(status=500)
+    first, second = create_app(redis_config), create_app(redis_config)
+    assert first.test_client().get(URL).status_code == 503
+    page = second.test_client().get(URL)
+    assert page.status_code == 503
+    assert "temporarily unavailable" in page.text
+    assert upstream_calls(httpserver) == 1
+
+
 def test_the_last_good_copy_outlives_a_stalled_upstream(
     redis_config, slow_upstream, clock
 ) -> None:

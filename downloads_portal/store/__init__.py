@@ -30,6 +30,9 @@ from .files import BoundedFileSystemCache
 from .flight import CacheLocks, FileLocks, Lock, SingleFlight
 from .local import LocalEntries
 
+#: A key's entry and its last failure, as read from the shared cache.
+Looked = tuple[Entry | None, Failure | None]
+
 __all__ = ["OrderStore", "OrderView", "cache_key", "get_store", "init_app"]
 
 
@@ -59,6 +62,7 @@ class OrderStore:
         stale_seconds: int,
         not_found_seconds: int,
         lock_seconds: int,
+        failure_seconds: float = 0.0,
         local_items: int = 256,
         local_seconds: float = 1.0,
         lock_folder: str | None = None,
@@ -69,7 +73,7 @@ class OrderStore:
             FileLocks(lock_folder) if lock_folder else CacheLocks(self.cache)
         )
         self.flight = SingleFlight(
-            self.cache, self.fetch_locks, lock_seconds, self._fresh
+            self.cache, self.fetch_locks, lock_seconds, self._fresh, failure_seconds
         )
         self.source = source
         self.fresh_seconds = fresh_seconds
@@ -85,9 +89,13 @@ class OrderStore:
         recent = self.local.get(key)
         if recent is not None and self._fresh(recent):
             return self._hit(key, recent)
-        entry = self._read_shared(key)
+        entry, failure = self._read_shared(key)
         if entry is not None and self._fresh(entry):
             return self._hit(key, self.local.keep(key, entry))
+        # Fileflare failed on this order a moment ago: it is not asked again yet.
+        remembered = self.flight.usable(failure, time.time())
+        if isinstance(remembered, Failure):
+            return self._fallback(key, entry, remembered.error)
         refused = self.source.refusal()
         if refused is not None:
             # The breaker is open: no fetch to wait for, no lock to take.
@@ -106,7 +114,7 @@ class OrderStore:
         # Any copy this process holds will do: no count is shown from it.
         entry = self.local.last(key)
         if entry is None:
-            entry = self._shared(key, keep=True)
+            entry, _ = self._shared(key, keep=True)
         if entry is None or entry.order is None:
             return False
         return time.time() - entry.fetched_at < self.kept_seconds
@@ -131,28 +139,29 @@ class OrderStore:
         self.cache.set(key, Entry(order, fetched_at).to_json(), self.stale_seconds)
         self.local.drop(key)
 
-    def _read_shared(self, key: str) -> Entry | None:
-        """Return the shared cache's entry for ``key``. While the cache does not
-        answer, this process's last copy stands in; when it answers "none", the
-        order was dropped (a download), and the copy is not used."""
-        entry = self._shared(key)
+    def _read_shared(self, key: str) -> Looked:
+        """Return the shared cache's entry for ``key`` and its last failure. While
+        the cache does not answer, this process's last copy stands in; when it
+        answers "none", the order was dropped (a download), and the copy is not used."""
+        entry, failure = self._shared(key)
         if entry is None and self.cache.failing:
-            return self.local.last(key)
-        return entry
+            return self.local.last(key), None
+        return entry, failure
 
-    def _shared(self, key: str, keep: bool = False) -> Entry | None:
-        """Read ``key``'s entry from the shared cache; ``keep`` leaves what was read
-        for this request's lookup, which then takes it rather than ask again (the
-        limiter asks whether an order is held just before the view looks it up)."""
+    def _shared(self, key: str, keep: bool = False) -> Looked:
+        """Read ``key``'s entry and failure from the shared cache; ``keep`` leaves
+        what was read for this request's lookup, which then takes it rather than ask
+        again (the limiter asks whether an order is held just before the view looks
+        it up)."""
         if not has_request_context():
-            return self.cache.get(key, Entry.from_json)
-        read: dict[str, Entry | None] = g.setdefault("shared_reads", {})
+            return self.flight.look(key)
+        read: dict[str, Looked] = g.setdefault("shared_reads", {})
         if not keep and key in read:
             return read.pop(key)
-        entry = self.cache.get(key, Entry.from_json)
+        looked = self.flight.look(key)
         if keep:
-            read[key] = entry
-        return entry
+            read[key] = looked
+        return looked
 
     def _fresh(self, entry: Entry) -> bool:
         """Whether ``entry`` is young enough to answer without asking the upstream."""
@@ -224,6 +233,7 @@ def init_app(app: Flask, source: OrderSource) -> None:
         stale_seconds=int(app.config["STALE_ORDER_SECONDS"]),
         not_found_seconds=int(app.config["NOT_FOUND_CACHE_SECONDS"]),
         lock_seconds=lock_seconds(float(app.config["API_TIMEOUT"])),
+        failure_seconds=float(app.config["FAILURE_CACHE_SECONDS"]),
         local_items=int(app.config["LOCAL_CACHE_ITEMS"]),
         local_seconds=float(app.config["LOCAL_CACHE_SECONDS"]),
         lock_folder=file_lock_folder(app),

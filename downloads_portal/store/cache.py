@@ -20,6 +20,7 @@ from ..upstream import (
     UpgradeRequired,
     UpstreamError,
     UpstreamInvalid,
+    UpstreamRefused,
     UpstreamUnavailable,
 )
 
@@ -50,6 +51,7 @@ ERRORS: dict[str, type[UpstreamError]] = {
         UpgradeRequired,
         UpstreamUnavailable,
         UpstreamInvalid,
+        UpstreamRefused,
     )
 }
 

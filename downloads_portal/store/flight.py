@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..config import SettingError, variable
+from ..upstream import UpstreamRefused
 from .cache import Entry, Failure, SafeCache, Warnings
 from .files import check_writable, describe
 
@@ -188,11 +190,13 @@ class SingleFlight:
         shared: Lock,
         seconds: int,
         fresh: Callable[[Entry], bool],
+        failure_seconds: float = 0.0,
     ) -> None:
         self.cache = cache
         self.shared = shared
         self.seconds = seconds
         self.fresh = fresh
+        self.failure_seconds = failure_seconds
         self.threads = KeyLocks()
 
     @contextmanager
@@ -237,29 +241,41 @@ class SingleFlight:
             time.sleep(min(pause, deadline - now))
             pause = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
 
+    def look(self, key: str) -> tuple[Entry | None, Failure | None]:
+        """Read the key's entry and its last failure, in one round trip."""
+        data, failed = self.cache.get_many(key, f"{key}:failed")
+        entry = self.cache.read(data, Entry.from_json)
+        return entry, self.cache.read(failed, Failure.from_json)
+
     def left(self, key: str, since: float) -> Left | None:
         """Return a fresh entry, or one fetched or failed since ``since``."""
-        # One round trip for both: the entry, and the failure told to waiters.
-        data, failed = self.cache.get_many(key, f"{key}:failed")
-        entry = self.usable(self.cache.read(data, Entry.from_json), since)
-        return entry or self.usable(self.cache.read(failed, Failure.from_json), since)
+        entry, failure = self.look(key)
+        return self.usable(entry, since) or self.usable(failure, since)
 
     def usable(self, left: Left | None, since: float) -> Left | None:
         """Return ``left`` if a caller that came at ``since`` may take it: a fresh
-        entry, or one fetched or failed since then; else None."""
+        entry, or one fetched since then; a failure since then, or one remembered
+        still; else None."""
         if isinstance(left, Entry) and (self.fresh(left) or left.fetched_at >= since):
             return left
-        # Only a failure since we began waiting (at most ``seconds`` ago) is ours:
-        # one older is nobody's to honour, and one to come was planted (cache.py).
-        if isinstance(left, Failure) and left.failed_at >= since:
+        # A failure to come was planted (cache.py); one older than ``since`` is
+        # taken only while remembered: Fileflare's answer, never our own refusal.
+        if isinstance(left, Failure) and left.failed_at >= since - self.memory(left):
             return left
         return None
+
+    def memory(self, failure: Failure) -> float:
+        """Return how long ``failure`` is told to callers that came after it."""
+        refused = isinstance(failure.error, UpstreamRefused)
+        return 0.0 if refused else self.failure_seconds
 
     def fetched(self, key: str, entry: Entry) -> None:
         """Hand what the fetcher got to the threads of this process queued for it."""
         self.threads.note(key, entry)
 
     def failed(self, key: str, failure: Failure) -> None:
-        """Tell those already waiting that the fetch failed; never served later."""
+        """Tell those waiting that the fetch failed, and those who come within
+        ``failure_seconds``."""
         self.threads.note(key, failure)
-        self.cache.set(f"{key}:failed", failure.to_json(), timeout=self.seconds)
+        seconds = math.ceil(max(self.seconds, self.failure_seconds))
+        self.cache.set(f"{key}:failed", failure.to_json(), timeout=seconds)
