@@ -250,3 +250,24 @@ def test_a_hung_redis_costs_a_page_little(config, hung_redis, serve) -> None:
     answers = finished(visit)
     ready = {"status": "ready", "cache": "down", "upstream": "ok"}
     assert answers == [200, 200, 200, ready]
+
+
+def test_a_fetch_lock_is_taken_with_its_expiry_and_a_look_in_one_trip(
+    redis_config,
+) -> None:
+    store = create_app(redis_config).extensions["order_store"]
+    key = cache_key(TOKEN)
+    store.cache.set(key, {"planted": True}, timeout=60)
+    server = redis.Redis.from_url(REDIS_URL)
+    before = server.info("stats")["total_commands_processed"]
+    taken, found = store.fetch_locks.acquire_reading(key, 16, key, f"{key}:failed")
+    after = server.info("stats")["total_commands_processed"]
+    assert (taken, found) == (True, [{"planted": True}, None])
+    # SET NX EX and MGET (and the INFO itself): no separate EXPIRE.
+    assert after - before == 3
+    lock = redis_config["CACHE_KEY_PREFIX"] + f"{key}:lock"
+    assert 0 < server.ttl(lock) <= 16, "a lock without an expiry would never go"
+    assert store.fetch_locks.acquire(key, 16) is False
+    store.fetch_locks.release(key)
+    assert store.fetch_locks.acquire(key, 16) is True
+    server.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
+from cachelib.redis_base import BaseRedisCache
 from flask_caching import Cache
 
 from .. import metrics
@@ -125,6 +126,22 @@ class Failure:
         return cls(error(str(data.get("message", ""))), failed_at)
 
 
+def _add_and_get_many(
+    backend: BaseRedisCache, key: str, value: Any, timeout: int, keys: tuple[str, ...]
+) -> tuple[bool, list[Any]]:
+    """On Redis, one round trip: ``SET NX EX`` (cachelib's ``add`` is ``SETNX``,
+    then ``EXPIRE``: two trips, and a lock left forever by a worker killed between
+    them), then ``MGET``."""
+    prefix = backend._get_prefix()
+    pipe = backend._write_client.pipeline(transaction=False)
+    pipe.set(prefix + key, backend.serializer.dumps(value), nx=True, ex=timeout)
+    if keys:
+        pipe.mget([prefix + k for k in keys])
+    added, *found = pipe.execute()
+    values = found[0] if found else []
+    return bool(added), [backend.serializer.loads(v) for v in values]
+
+
 class Warnings:
     """A logger's warnings, written at most once a minute: a failure that lasts
     must not write a line for every page."""
@@ -180,7 +197,21 @@ class SafeCache:
 
     def add(self, key: str, value: Any, timeout: int) -> bool | None:
         """Store ``value`` unless ``key`` exists; None when the cache cannot say."""
-        return self._call(None, self.cache.add, key, value, timeout=timeout)
+        taken, _ = self.add_and_get_many(key, value, timeout)
+        return taken
+
+    def add_and_get_many(
+        self, key: str, value: Any, timeout: int, *keys: str
+    ) -> tuple[bool | None, list[Any]]:
+        """Store ``value`` unless ``key`` exists, then read ``keys``: whether it was
+        stored (None when the cache cannot say), and the data found."""
+        if isinstance(self.backend, BaseRedisCache):
+            done = self._call(
+                None, _add_and_get_many, self.backend, key, value, timeout, keys
+            )
+            return done if done is not None else (None, [None] * len(keys))
+        taken = self._call(None, self.cache.add, key, value, timeout=timeout)
+        return taken, self.get_many(*keys) if keys else []
 
     def delete(self, key: str) -> None:
         """Remove ``key``, if the cache answers."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import SettingError, variable
 from ..upstream import UpstreamRefused
@@ -113,6 +113,12 @@ class CacheLocks:
     def acquire(self, key: str, seconds: float) -> bool | None:
         """Take the lock unless someone holds it; it expires after ``seconds``."""
         return self.cache.add(f"{key}:lock", 1, timeout=int(seconds))
+
+    def acquire_reading(
+        self, key: str, seconds: float, *keys: str
+    ) -> tuple[bool | None, list[Any]]:
+        """Take the lock as ``acquire`` does, and read ``keys``, in one round trip."""
+        return self.cache.add_and_get_many(f"{key}:lock", 1, int(seconds), *keys)
 
     def release(self, key: str) -> None:
         """Give the lock back."""
@@ -230,11 +236,10 @@ class SingleFlight:
         """
         pause = POLL_SECONDS
         while True:
-            taken = self.shared.acquire(key, self.seconds)
+            taken, left = self.attempt(key, since)
             held = taken is True
             # None: the cache cannot say who holds it, so there is no one to wait for.
             busy = taken is False
-            left = self.left(key, since)
             now = time.monotonic()
             if left is not None or not busy or now >= deadline:
                 return left, held
@@ -243,14 +248,29 @@ class SingleFlight:
 
     def look(self, key: str) -> tuple[Entry | None, Failure | None]:
         """Read the key's entry and its last failure, in one round trip."""
-        data, failed = self.cache.get_many(key, f"{key}:failed")
+        return self._read(self.cache.get_many(*self._keys(key)))
+
+    def attempt(self, key: str, since: float) -> tuple[bool | None, Left | None]:
+        """Try the shared lock, and read a fresh entry, or one fetched or failed since
+        ``since``: one round trip when the lock lives in the cache beside them."""
+        if isinstance(self.shared, CacheLocks):
+            keys = self._keys(key)
+            taken, found = self.shared.acquire_reading(key, self.seconds, *keys)
+            entry, failure = self._read(found)
+        else:
+            taken = self.shared.acquire(key, self.seconds)
+            entry, failure = self.look(key)
+        return taken, self.usable(entry, since) or self.usable(failure, since)
+
+    @staticmethod
+    def _keys(key: str) -> tuple[str, str]:
+        """Return where the key's entry and its last failure are kept."""
+        return key, f"{key}:failed"
+
+    def _read(self, found: list[Any]) -> tuple[Entry | None, Failure | None]:
+        data, failed = found
         entry = self.cache.read(data, Entry.from_json)
         return entry, self.cache.read(failed, Failure.from_json)
-
-    def left(self, key: str, since: float) -> Left | None:
-        """Return a fresh entry, or one fetched or failed since ``since``."""
-        entry, failure = self.look(key)
-        return self.usable(entry, since) or self.usable(failure, since)
 
     def usable(self, left: Left | None, since: float) -> Left | None:
         """Return ``left`` if a caller that came at ``since`` may take it: a fresh
@@ -278,4 +298,4 @@ class SingleFlight:
         ``failure_seconds``."""
         self.threads.note(key, failure)
         seconds = math.ceil(max(self.seconds, self.failure_seconds))
-        self.cache.set(f"{key}:failed", failure.to_json(), timeout=seconds)
+        self.cache.set(self._keys(key)[1], failure.to_json(), timeout=seconds)
