@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,11 +29,11 @@ BUCKETS = 10
 
 OK, OPEN, HALF_OPEN = "ok", "open", "half-open"
 
-#: How long a caller's reading of when the breaker reopens, taken by ``refusal``
-#: just before its call, stands for the call's own ``before_call``: a round trip
-#: to the storage fewer per call, at the cost of seeing another process open the
-#: breaker that much later.
-READING_SECONDS = 0.1
+#: How long this process's last reading of when the breaker reopens stands for
+#: every caller's: one round trip to the storage a second, not one or two per call,
+#: at the cost of seeing another process open or close the breaker that much later
+#: (this process's own opening and closing are seen at once).
+READING_SECONDS = 1.0
 
 
 class Refused(Exception):
@@ -85,8 +84,8 @@ class Breaker:
     def __init__(self, storage: BreakerStorage, thresholds: Thresholds) -> None:
         self.storage = storage
         self.thresholds = thresholds
-        # Made with the app, in the worker: under gevent, one per greenlet.
-        self._reading = threading.local()
+        # When the breaker reopens (0: closed), and when that was read (monotonic).
+        self._reading = (0.0, -math.inf)
 
     def state(self) -> str:
         """Return ``ok``, ``open`` or ``half-open``, as of now."""
@@ -101,8 +100,7 @@ class Breaker:
     def refusal(self) -> Refused | None:
         """Return the refusal a call would meet now while open, else None (a
         half-open breaker's probe is left for the call itself to take)."""
-        until = self.storage.opened_until()
-        self._reading.value = (until, time.monotonic())
+        until = self._opened_until()
         left = until - time.time() if until else 0.0
         return self._refuse(OPEN, left) if left > 0 else None
 
@@ -123,6 +121,7 @@ class Breaker:
         """Count a good answer; a probe's closes the breaker."""
         if probe:
             self.storage.close(self._bucket())
+            self._reading = (0.0, time.monotonic())
             metrics.breaker_state(OK)
             log.warning("upstream answers again: circuit closed")
             return
@@ -145,18 +144,22 @@ class Breaker:
 
     def open(self, seconds: float, why: str) -> None:
         """Open the breaker for ``seconds``."""
-        self.storage.open_until(time.time() + max(seconds, 0.0))
+        until = time.time() + max(seconds, 0.0)
+        self.storage.open_until(until)
+        # Open longer already elsewhere? The next reading, within a second, says.
+        self._reading = (until, time.monotonic())
         metrics.breaker_state(OPEN)
         log.warning("upstream circuit open for %.0fs: %s", seconds, why)
 
     def _opened_until(self) -> float:
-        """Return this caller's reading from ``refusal`` while recent, once; else
-        read the storage."""
-        reading: tuple[float, float] | None = getattr(self._reading, "value", None)
-        self._reading.value = None
-        if reading is not None and time.monotonic() - reading[1] < READING_SECONDS:
-            return reading[0]
-        return self.storage.opened_until()
+        """Return when the breaker reopens, as this process read it within
+        ``READING_SECONDS``, else as the storage says now; once that time has come
+        (half-open: who takes the probe?), always as the storage says now."""
+        until, read_at = self._reading
+        if time.monotonic() - read_at >= READING_SECONDS or 0 < until <= time.time():
+            until = self.storage.opened_until()
+            self._reading = (until, time.monotonic())
+        return until
 
     def _bucket(self) -> int:
         return math.floor(time.time() * BUCKETS / self.thresholds.window_seconds)

@@ -209,9 +209,7 @@ class CountedReads(MemoryStorage):
         return super().opened_until()
 
 
-def test_a_call_right_after_its_refusal_check_reads_the_storage_once(
-    monkeypatch,
-) -> None:
+def test_a_process_reads_the_storage_once_a_second(monkeypatch) -> None:
     from downloads_portal import breaker as breaker_module
 
     now = [0.0]
@@ -219,14 +217,34 @@ def test_a_call_right_after_its_refusal_check_reads_the_storage_once(
     monkeypatch.setattr(breaker_module, "time", clock)
     storage = CountedReads()
     breaker = Breaker(storage, LIMITS)
-    assert breaker.refusal() is None
-    assert breaker.before_call(15) is False
+    for _ in range(3):
+        assert breaker.refusal() is None
+        assert breaker.before_call(15) is False
     assert storage.reads == 1
-    assert breaker.before_call(15) is False  # the reading served once
-    assert storage.reads == 2
-    breaker.refusal()
+    other = Breaker(storage, LIMITS)  # another process opens it
+    other.open(30, "test")
+    assert breaker.before_call(15) is False  # not seen yet
     now[0] += breaker_module.READING_SECONDS  # a reading that old is read again
-    breaker.open(30, "test")
     with pytest.raises(Refused):
         breaker.before_call(15)
-    assert storage.reads == 4
+    assert storage.reads == 2
+
+
+def test_a_process_sees_its_own_opening_and_closing_at_once(monkeypatch) -> None:
+    storage = CountedReads()
+    breaker = Breaker(storage, LIMITS)
+    assert breaker.refusal() is None
+    breaker.open(30, "test")
+    assert breaker.refusal() is not None
+    assert storage.reads == 1
+
+
+def test_once_its_time_is_up_the_probe_is_taken_on_a_fresh_reading(clock) -> None:
+    storage = CountedReads()
+    first, second = Breaker(storage, LIMITS), Breaker(storage, LIMITS)
+    first.open(5, "test")
+    clock.shift(6)
+    assert second.before_call(15) is True  # the probe
+    second.succeeded("order-1", probe=True)
+    # first's reading still says "open until 5 s ago": it reads again, closed.
+    assert first.before_call(15) is False
