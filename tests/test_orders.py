@@ -261,7 +261,7 @@ def test_stale_pages_are_rendered_every_time(config, httpserver, clock) -> None:
 
 
 def test_file_cache_locks_are_exclusive_and_expire(tmp_path) -> None:
-    from downloads_portal.store.flight import FileLocks
+    from downloads_portal.store.locks import FileLocks
 
     one, other = FileLocks(str(tmp_path)), FileLocks(str(tmp_path))
     assert one.acquire("order:abc", 30) is True
@@ -310,7 +310,7 @@ def test_an_unreadable_entry_is_a_miss(redis_config, serve, value) -> None:
 
 
 def test_the_file_cache_however_named_gets_its_folder_and_locks(config) -> None:
-    from downloads_portal.store.flight import FileLocks
+    from downloads_portal.store.locks import FileLocks
 
     config.pop("CACHE_DIR")
     config["CACHE_TYPE"] = "flask_caching.backends.FileSystemCache"

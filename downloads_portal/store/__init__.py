@@ -27,8 +27,9 @@ from ..upstream import (
 from .backend import file_lock_folder, init_cache, lock_seconds
 from .cache import Entry, Failure, SafeCache, cache_key
 from .files import BoundedFileSystemCache
-from .flight import CacheLocks, FileLocks, Lock, SingleFlight
+from .flight import SingleFlight
 from .local import LocalEntries
+from .locks import CacheLocks, FileLocks, Lock
 
 #: A key's entry and its last failure, as read from the shared cache.
 Looked = tuple[Entry | None, Failure | None]

@@ -142,6 +142,10 @@ def _add_and_get_many(
     return bool(added), [backend.serializer.loads(v) for v in values]
 
 
+#: What a fetcher leaves for those waiting on it: an entry, or its failure.
+Left = Entry | Failure
+
+
 class Warnings:
     """A logger's warnings, written at most once a minute: a failure that lasts
     must not write a line for every page."""
