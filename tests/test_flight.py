@@ -73,8 +73,8 @@ def test_a_waiter_looks_less_often_the_longer_it_waits(monkeypatch) -> None:
     )
     monkeypatch.setattr(flight_module, "time", clock)
     cache, lock = CountingCache(), HeldElsewhere(looks=12)
-    with single_flight(cache, lock).turn(KEY) as left:
-        assert left is None  # the other process's lock went: fetch now
+    with single_flight(cache, lock).turn(KEY) as turn:
+        assert turn.left is None  # the other process's lock went: fetch now
     assert lock.tries == 13
     assert pauses[0] == POLL_SECONDS
     assert pauses == sorted(pauses)
@@ -93,11 +93,11 @@ def queued_behind(flight: SingleFlight, answer: Any) -> tuple[list[Any], list[st
     cache = flight.cache.cache
 
     def wait() -> None:
-        with flight.turn(KEY) as left:
-            taken.append(left)
+        with flight.turn(KEY) as turn:
+            taken.append(turn.left)
 
-    with flight.turn(KEY) as left:
-        assert left is None  # this one fetches
+    with flight.turn(KEY) as turn:
+        assert turn.left is None  # this one fetches
         threads = [threading.Thread(target=wait) for _ in range(3)]
         for thread in threads:
             thread.start()
@@ -105,7 +105,7 @@ def queued_behind(flight: SingleFlight, answer: Any) -> tuple[list[Any], list[st
             if flight.threads._slots[KEY].users == 4:
                 break
             time.sleep(0.01)
-        answer(KEY)
+        answer(turn)
         cache.trips.clear()
     for thread in threads:
         thread.join(30)
@@ -117,7 +117,7 @@ def test_threads_queued_behind_a_failed_fetch_take_its_failure_from_memory() -> 
     cache = CountingCache()
     flight = single_flight(cache, HeldElsewhere(looks=0))
     failure = Failure(UpstreamUnavailable("status 500"), time.time() + 1)
-    taken, trips = queued_behind(flight, lambda key: flight.failed(key, failure))
+    taken, trips = queued_behind(flight, lambda turn: flight.failed(turn, failure))
     assert taken == [failure] * 3
     assert trips == []
 
@@ -126,7 +126,7 @@ def test_threads_queued_behind_a_fetch_take_its_order_from_memory() -> None:
     cache = CountingCache()
     flight = single_flight(cache, HeldElsewhere(looks=0))
     entry = Entry(parse_order(fixtures.EXAMPLE_ORDER), time.time() + 1)
-    taken, trips = queued_behind(flight, lambda key: flight.fetched(key, entry))
+    taken, trips = queued_behind(flight, lambda turn: flight.fetched(turn, entry, 30))
     assert taken == [entry] * 3
     assert trips == []
 
@@ -134,13 +134,13 @@ def test_threads_queued_behind_a_fetch_take_its_order_from_memory() -> None:
 def test_a_failure_is_not_kept_once_nobody_waits() -> None:
     cache = CountingCache()
     flight = single_flight(cache, HeldElsewhere(looks=0))
-    with flight.turn(KEY) as left:
-        assert left is None
-        flight.failed(KEY, Failure(UpstreamUnavailable("status 500"), time.time()))
+    with flight.turn(KEY) as turn:
+        assert turn.left is None
+        flight.failed(turn, Failure(UpstreamUnavailable("status 500"), time.time()))
     assert flight.threads.noted(KEY) is None
     cache.delete(f"{KEY}:failed")
-    with flight.turn(KEY) as left:
-        assert left is None  # a new caller fetches again
+    with flight.turn(KEY) as turn:
+        assert turn.left is None  # a new caller fetches again
 
 
 def test_a_lookup_reads_the_shared_entry_once_before_the_single_flight(
@@ -175,7 +175,8 @@ def test_a_new_caller_is_told_of_fileflares_failure_not_of_a_refusal(
 ) -> None:
     cache = CountingCache()
     flight = single_flight(cache, HeldElsewhere(looks=0), remember=3.0)
-    flight.failed(KEY, Failure(error, time.time() - 2))
+    with flight.turn(KEY) as turn:
+        flight.failed(turn, Failure(error, time.time() - 2))
     # Read back as another process would, from the shared cache.
     _, failure = flight.look(KEY)
     assert failure is not None

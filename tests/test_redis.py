@@ -252,22 +252,53 @@ def test_a_hung_redis_costs_a_page_little(config, hung_redis, serve) -> None:
     assert answers == [200, 200, 200, ready]
 
 
+@pytest.fixture
+def trips(monkeypatch) -> list[int]:
+    """Count the round trips to Redis: each sends its commands once, then reads."""
+    sent: list[int] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: Any, command: Any, check_health: bool = True) -> None:
+        sent.append(1)
+        send(self, command, check_health)
+
+    monkeypatch.setattr(
+        redis.connection.AbstractConnection, "send_packed_command", counted
+    )
+    return sent
+
+
 def test_a_fetch_lock_is_taken_with_its_expiry_and_a_look_in_one_trip(
-    redis_config,
+    redis_config, trips
 ) -> None:
     store = create_app(redis_config).extensions["order_store"]
     key = cache_key(TOKEN)
     store.cache.set(key, {"planted": True}, timeout=60)
-    server = redis.Redis.from_url(REDIS_URL)
-    before = server.info("stats")["total_commands_processed"]
+    trips.clear()
     taken, found = store.fetch_locks.acquire_reading(key, 16, key, f"{key}:failed")
-    after = server.info("stats")["total_commands_processed"]
     assert (taken, found) == (True, [{"planted": True}, None])
-    # SET NX EX and MGET (and the INFO itself): no separate EXPIRE.
-    assert after - before == 3
+    assert len(trips) == 1
+    server = redis.Redis.from_url(REDIS_URL)
     lock = redis_config["CACHE_KEY_PREFIX"] + f"{key}:lock"
     assert 0 < server.ttl(lock) <= 16, "a lock without an expiry would never go"
     assert store.fetch_locks.acquire(key, 16) is False
     store.fetch_locks.release(key)
     assert store.fetch_locks.acquire(key, 16) is True
+    server.close()
+
+
+def test_a_fetchers_writes_and_its_lock_go_in_one_trip(redis_config, trips) -> None:
+    store = create_app(redis_config).extensions["order_store"]
+    key = cache_key(TOKEN)
+    prefix = redis_config["CACHE_KEY_PREFIX"]
+    assert store.fetch_locks.acquire(key, 16) is True
+    trips.clear()
+    writes = {key: ({"order": 1}, 30), f"{key}:failed": ({"kind": "x"}, 16)}
+    store.fetch_locks.release_writing(key, writes)
+    assert len(trips) == 1
+    server = redis.Redis.from_url(REDIS_URL)
+    assert server.exists(prefix + f"{key}:lock") == 0
+    assert store.cache.get(key, dict) == {"order": 1}
+    assert 0 < server.ttl(prefix + key) <= 30
+    assert 0 < server.ttl(prefix + f"{key}:failed") <= 16
     server.close()

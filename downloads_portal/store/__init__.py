@@ -27,7 +27,7 @@ from ..upstream import (
 from .backend import file_lock_folder, init_cache, lock_seconds
 from .cache import Entry, Failure, SafeCache, cache_key
 from .files import BoundedFileSystemCache
-from .flight import SingleFlight
+from .flight import SingleFlight, Turn
 from .local import LocalEntries
 from .locks import CacheLocks, FileLocks, Lock
 
@@ -101,12 +101,12 @@ class OrderStore:
         if refused is not None:
             # The breaker is open: no fetch to wait for, no lock to take.
             return self._fallback(key, entry, refused)
-        with self.flight.turn(key) as left:
-            if isinstance(left, Entry):
-                return self._hit(key, self.local.keep(key, left))
-            if isinstance(left, Failure):
-                return self._fallback(key, entry, left.error)
-            return self._fetch(token, key, entry)
+        with self.flight.turn(key) as turn:
+            if isinstance(turn.left, Entry):
+                return self._hit(key, self.local.keep(key, turn.left))
+            if isinstance(turn.left, Failure):
+                return self._fallback(key, entry, turn.left.error)
+            return self._fetch(token, turn, entry)
 
     def holds(self, token: str) -> bool:
         """Whether an order is held for ``token``, fresh or stale (a remembered
@@ -177,27 +177,24 @@ class OrderStore:
             raise OrderNotFound()
         return OrderView(key, entry.order, entry.fetched_at)
 
-    def _fetch(self, token: str, key: str, entry: Entry | None) -> OrderView:
+    def _fetch(self, token: str, turn: Turn, entry: Entry | None) -> OrderView:
         metrics.cache_result("miss")
         started = time.time()
         try:
             order = self._call_source(token)
         except OrderNotFound:
-            self._store(key, Entry(None, started), self.not_found_seconds)
+            self._store(turn, Entry(None, started), self.not_found_seconds)
             raise
         except UpstreamError as exc:
-            self.flight.failed(key, Failure(exc, time.time()))
-            return self._fallback(key, entry, exc)
-        fetched = self._store(key, Entry(order, time.time()), self.kept_seconds)
-        return OrderView(key, order, fetched.fetched_at)
+            self.flight.failed(turn, Failure(exc, time.time()))
+            return self._fallback(turn.key, entry, exc)
+        fetched = self._store(turn, Entry(order, time.time()), self.kept_seconds)
+        return OrderView(turn.key, order, fetched.fetched_at)
 
-    def _store(self, key: str, entry: Entry, seconds: int) -> Entry:
-        """Keep ``entry`` here, and for ``seconds`` in the cache; for none at all,
-        since the cache reads 0 as "forever"."""
-        if seconds > 0:
-            self.cache.set(key, entry.to_json(), timeout=seconds)
-        self.flight.fetched(key, entry)
-        return self.local.keep(key, entry)
+    def _store(self, turn: Turn, entry: Entry, seconds: int) -> Entry:
+        """Keep ``entry`` here, and for ``seconds`` in the cache as the turn ends."""
+        self.flight.fetched(turn, entry, seconds)
+        return self.local.keep(turn.key, entry)
 
     def _call_source(self, token: str) -> Order:
         started = time.perf_counter()

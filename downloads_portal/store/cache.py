@@ -146,6 +146,17 @@ def _add_and_get_many(
 Left = Entry | Failure
 
 
+def _set_many_and_delete(
+    backend: BaseRedisCache, writes: dict[str, tuple[Any, int]], key: str
+) -> None:
+    prefix = backend._get_prefix()
+    pipe = backend._write_client.pipeline(transaction=False)
+    for name, (value, seconds) in writes.items():
+        pipe.set(prefix + name, backend.serializer.dumps(value), ex=seconds)
+    pipe.delete(prefix + key)
+    pipe.execute()
+
+
 class Warnings:
     """A logger's warnings, written at most once a minute: a failure that lasts
     must not write a line for every page."""
@@ -220,6 +231,16 @@ class SafeCache:
     def delete(self, key: str) -> None:
         """Remove ``key``, if the cache answers."""
         self._call(None, self.cache.delete, key)
+
+    def set_many_and_delete(self, writes: dict[str, tuple[Any, int]], key: str) -> None:
+        """Store each JSON value for its seconds, then remove ``key``: one round
+        trip on Redis."""
+        if isinstance(self.backend, BaseRedisCache):
+            self._call(None, _set_many_and_delete, self.backend, writes, key)
+            return
+        for name, (value, seconds) in writes.items():
+            self.set(name, value, seconds)
+        self.delete(key)
 
     def ping(self) -> bool:
         """Return whether the cache answers now."""

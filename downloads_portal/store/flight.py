@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..upstream import UpstreamRefused
@@ -23,6 +24,16 @@ from .locks import CacheLocks, KeyLocks, Lock
 POLL_SECONDS = 0.02
 POLL_GROWTH = 1.5
 POLL_MAX_SECONDS = 0.2
+
+
+@dataclass(slots=True)
+class Turn:
+    """One caller's turn at a key: what a fetcher left, else what its own fetch
+    writes to the cache as the turn ends (data and seconds, by key)."""
+
+    key: str
+    left: Left | None
+    writes: dict[str, tuple[Any, int]] = field(default_factory=dict)
 
 
 class SingleFlight:
@@ -44,8 +55,9 @@ class SingleFlight:
         self.threads = KeyLocks()
 
     @contextmanager
-    def turn(self, key: str) -> Iterator[Left | None]:
-        """Wait for the key's fetcher; yield what it left, or None: fetch now."""
+    def turn(self, key: str) -> Iterator[Turn]:
+        """Wait for the key's fetcher; yield a turn with what it left, or with
+        nothing: fetch now, and what the turn is given is written as it ends."""
         since = time.time()
         deadline = time.monotonic() + self.seconds
         queued = self.threads.acquire(key, self.seconds)
@@ -57,14 +69,25 @@ class SingleFlight:
                 left, held = self.wait(key, since, deadline)
             if left is not None:
                 self.threads.note(key, left)
+            turn = Turn(key, left)
             try:
-                yield left
+                yield turn
             finally:
-                if held:
-                    self.shared.release(key)
+                self._end(turn, held)
         finally:
             if queued:
                 self.threads.release(key)
+
+    def _end(self, turn: Turn, held: bool) -> None:
+        """Write what the turn fetched and give the shared lock back: one round trip
+        when the lock lives in the cache beside the entries."""
+        if held and isinstance(self.shared, CacheLocks):
+            self.shared.release_writing(turn.key, turn.writes)
+            return
+        for key, (value, seconds) in turn.writes.items():
+            self.cache.set(key, value, timeout=seconds)
+        if held:
+            self.shared.release(turn.key)
 
     def wait(self, key: str, since: float, deadline: float) -> tuple[Left | None, bool]:
         """Return what a fetcher left since ``since``, and whether we hold the lock.
@@ -127,13 +150,17 @@ class SingleFlight:
         refused = isinstance(failure.error, UpstreamRefused)
         return 0.0 if refused else self.failure_seconds
 
-    def fetched(self, key: str, entry: Entry) -> None:
-        """Hand what the fetcher got to the threads of this process queued for it."""
-        self.threads.note(key, entry)
+    def fetched(self, turn: Turn, entry: Entry, seconds: int) -> None:
+        """Hand what the fetcher got to the threads of this process queued for it,
+        and to the cache for ``seconds`` (for none at all, since the cache reads 0 as
+        "forever")."""
+        self.threads.note(turn.key, entry)
+        if seconds > 0:
+            turn.writes[turn.key] = (entry.to_json(), seconds)
 
-    def failed(self, key: str, failure: Failure) -> None:
+    def failed(self, turn: Turn, failure: Failure) -> None:
         """Tell those waiting that the fetch failed, and those who come within
         ``failure_seconds``."""
-        self.threads.note(key, failure)
+        self.threads.note(turn.key, failure)
         seconds = math.ceil(max(self.seconds, self.failure_seconds))
-        self.cache.set(self._keys(key)[1], failure.to_json(), timeout=seconds)
+        turn.writes[self._keys(turn.key)[1]] = (failure.to_json(), seconds)

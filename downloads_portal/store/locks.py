@@ -106,6 +106,10 @@ class CacheLocks:
         """Take the lock as ``acquire`` does, and read ``keys``, in one round trip."""
         return self.cache.add_and_get_many(f"{key}:lock", 1, int(seconds), *keys)
 
+    def release_writing(self, key: str, writes: dict[str, tuple[Any, int]]) -> None:
+        """Write ``writes`` (data and seconds, by key), then give the lock back."""
+        self.cache.set_many_and_delete(writes, f"{key}:lock")
+
     def release(self, key: str) -> None:
         """Give the lock back."""
         self.cache.delete(f"{key}:lock")
