@@ -244,7 +244,7 @@ def broken(kind: str) -> dict:
     ("kind", "first", "stale"), [("count", 502, 503), ("surrogate", 200, 200)]
 )
 def test_a_broken_answer_never_sticks(config, httpserver, kind, first, stale) -> None:
-    config["ORDER_CACHE_SECONDS"] = 0
+    config.update(ORDER_CACHE_SECONDS=0, FAILURE_CACHE_SECONDS=0)
     client = create_app(config).test_client()
     answers = [
         (broken(kind), 200),

@@ -112,7 +112,9 @@ TOO_BIG = {
 
 
 @pytest.mark.parametrize("body", TOO_BIG.values(), ids=TOO_BIG.keys())
-def test_an_order_too_big_for_a_page_is_refused(app, httpserver, body) -> None:
+def test_an_order_too_big_for_a_page_is_refused(config, httpserver, body) -> None:
+    config["FAILURE_CACHE_SECONDS"] = 0  # each view asks again
+    app = create_app(config)
     httpserver.expect_request(ORDERS_PATH).respond_with_json(body)
     client = app.test_client()
     rendered = renders(app)
@@ -130,7 +132,7 @@ def test_an_order_too_big_for_a_page_is_refused(app, httpserver, body) -> None:
 def test_an_order_too_big_keeps_the_last_good_copy(
     config, httpserver, clock, body
 ) -> None:
-    config["ORDER_CACHE_SECONDS"] = 1
+    config.update(ORDER_CACHE_SECONDS=1, FAILURE_CACHE_SECONDS=0)
     app = create_app(config)
     client = app.test_client()
     rendered = renders(app)
