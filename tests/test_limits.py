@@ -146,3 +146,12 @@ def test_other_routes_ignore_forwarded_addresses() -> None:
     headers = {"X-Forwarded-For": "203.0.113.9"}
     response = app.test_client().get("/account/orders/x", headers=headers)
     assert response.text == "127.0.0.1"
+
+
+@pytest.mark.parametrize("variable", ["RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"])
+def test_a_limit_for_every_request_still_applies(config, variable) -> None:
+    # The portal sets none, and skips flask-limiter's check before each request;
+    # one given by a DOWNLOADS_PORTAL_RATELIMIT_* variable keeps it.
+    config[variable] = "2 per minute"
+    client = create_app(config).test_client()
+    assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
