@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, request
 from markupsafe import Markup, escape
+from werkzeug.datastructures import Headers
 from werkzeug.utils import redirect
 
 #: What a Shopify order token may look like; anything else is not an order.
@@ -132,16 +133,34 @@ def inert(value: object) -> Markup:
     return Markup(str.replace(text, "}", "&#125;"))
 
 
+#: The headers every answer carries unless it has its own, as (name, lowercase
+#: name, value).
+COMMON_HEADERS = (
+    ("Referrer-Policy", "referrer-policy", "no-referrer"),
+    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+)
+#: ...and those of an answer that is not embedded in the store's page.
+PAGE_HEADERS = COMMON_HEADERS + (
+    ("Content-Security-Policy", "content-security-policy", CONTENT_SECURITY_POLICY),
+    ("X-Frame-Options", "x-frame-options", "DENY"),
+)
+
+
+def header_names(headers: Headers) -> set[str]:
+    """Return the lowercase names of ``headers``: werkzeug's lookups raise and
+    catch an exception for each name that is missing."""
+    return {name.lower() for name, _ in headers}
+
+
 def set_security_headers(response: Response) -> Response:
     """Add the headers every answer carries; keep pages out of shared caches."""
     headers = response.headers
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
+    present = header_names(headers)
     # An embedded answer becomes part of the store's page: a policy of ours would
     # either be dropped by Shopify or break the store's own scripts and styles.
-    if not g.get("embedded"):
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Frame-Options", "DENY")
+    for name, lower, value in COMMON_HEADERS if g.get("embedded") else PAGE_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
     if request.endpoint != "static":
         headers["Cache-Control"] = "private, no-store"
     return response
