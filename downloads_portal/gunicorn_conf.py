@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import glob
+import logging
 import math
 import os
 import tempfile
@@ -85,7 +86,11 @@ logconfig_dict = logs.logging_config(loglevel.upper())
 
 def pre_request(worker: Any, req: Request) -> None:
     """Log a request as it starts, at debug, its raw path hidden."""
-    worker.log.debug("%s %s", logs.log_method(req.method), unknown_path(req.path or ""))
+    # The path's fingerprint is a SHA-256: made only when the line is written.
+    if worker.log.error_log.isEnabledFor(logging.DEBUG):
+        worker.log.debug(
+            "%s %s", logs.log_method(req.method), unknown_path(req.path or "")
+        )
 
 
 def on_starting(server: Any) -> None:

@@ -84,7 +84,12 @@ def instruments() -> Instruments:
 
 def cache_result(result: str) -> None:
     """Count an order lookup as a cache ``hit``, ``miss`` or ``stale`` serve."""
-    instruments().cache.labels(result).inc()
+    _lookups(result).inc()
+
+
+@cache
+def _lookups(result: str) -> Any:
+    return instruments().cache.labels(result)
 
 
 def cache_error() -> None:
@@ -123,13 +128,24 @@ def _start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
 
+@cache
+def _answers(endpoint: str, status: int) -> Any:
+    """The answer counter of one route and status (a handful of each)."""
+    return instruments().requests.labels(endpoint, str(status))
+
+
+@cache
+def _timer(endpoint: str) -> Any:
+    """The answer-time histogram of one route."""
+    return instruments().request_seconds.labels(endpoint)
+
+
 def _observe(response: Response) -> Response:
-    metrics = instruments()
     endpoint = request.endpoint or "none"
-    metrics.requests.labels(endpoint, str(response.status_code)).inc()
+    _answers(endpoint, response.status_code).inc()
     started = g.get("metrics_started")
     if started is not None:
-        metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - started)
+        _timer(endpoint).observe(time.perf_counter() - started)
     return response
 
 
