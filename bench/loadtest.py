@@ -33,11 +33,13 @@ KINDS = ("good", "unknown", "fail")
 
 
 def start_instance(
-    port: int, env: dict[str, str], logs: Path, worker_class: str
+    port: int, env: dict[str, str], logs: Path, worker_class: str, workers: int | None
 ) -> subprocess.Popen:
     """Start one ``downloads-portal serve`` instance and wait until it is ready."""
     executable = Path(sys.executable).parent / "downloads-portal"
     command = [str(executable), "serve", "--port", str(port)]
+    if workers:
+        command += ["--workers", str(workers)]
     with (logs / f"instance-{port}.log").open("wb") as log:
         process = subprocess.Popen(
             [*command, "--worker-class", worker_class],
@@ -99,6 +101,9 @@ def main() -> int:
     parser.add_argument("--failing", type=int, default=5, help="failing orders")
     parser.add_argument("--worker-class", default="gevent", help="gevent or gthread")
     parser.add_argument(
+        "--workers", type=int, help="per instance; default as for serve"
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log every answer and print the workers' own latency per kind",
@@ -125,7 +130,10 @@ def main() -> int:
     )
     ports = [free_port(), free_port()]
     logs = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    instances = [start_instance(port, env, logs, args.worker_class) for port in ports]
+    instances = [
+        start_instance(port, env, logs, args.worker_class, args.workers)
+        for port in ports
+    ]
     try:
         env.update(
             LOADTEST_PORTS=",".join(map(str, ports)),
