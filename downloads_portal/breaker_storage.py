@@ -269,7 +269,7 @@ def breaker_storage(app: Flask) -> MemoryStorage | RedisStorage:
     """Return the storage the app's cache settings call for (see the module)."""
     url = app.config.get("CACHE_REDIS_URL")
     if backend_is(app, "RedisCache") and url:
-        options = redis_options(float(app.config["REDIS_TIMEOUT"]))
+        options = redis_options(float(app.config["REDIS_TIMEOUT"]), url)
         client = redis.Redis.from_url(url, **options)
         return RedisStorage(client, app.config["CACHE_KEY_PREFIX"])
     if backend_is(app, "FileSystemCache"):

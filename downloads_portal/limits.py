@@ -110,7 +110,8 @@ def init_app(app: Flask) -> None:
     if not app.config["RATELIMIT_STORAGE_URI"]:
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"
     elif app.config["RATELIMIT_STORAGE_URI"].startswith(("redis", "valkey")):
-        options = redis_options(float(app.config["REDIS_TIMEOUT"]))
+        uri = app.config["RATELIMIT_STORAGE_URI"]
+        options = redis_options(float(app.config["REDIS_TIMEOUT"]), uri)
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
     app.config.setdefault(
         "RATELIMIT_KEY_PREFIX", app.config["CACHE_KEY_PREFIX"] + "limits"
