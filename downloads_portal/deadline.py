@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,6 +19,8 @@ import certifi
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .cooperative import cooperative, readable
 
 
 class DeadlineExceeded(Exception):
@@ -61,12 +62,6 @@ def _shut(sock: socket.socket) -> None:
 _watch: ContextVar[_Watch | None] = ContextVar("deadline_watch", default=None)
 
 
-def cooperative() -> bool:
-    """Whether gevent has patched the socket module (gunicorn's gevent worker)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and bool(monkey.is_module_patched("socket"))
-
-
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """End the block within ``seconds``, raising DeadlineExceeded if it runs over."""
@@ -99,6 +94,12 @@ class _Watched:
     """A connection whose socket the current exchange's deadline may shut down."""
 
     sock: socket.socket | None
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the pooled connection is still open, asked without waiting:
+        gevent's poll yields a round of the worker's loop even when it need not."""
+        return self.sock is not None and not readable(self.sock)
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         watch = _watch.get()

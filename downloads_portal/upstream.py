@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -15,6 +14,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from . import metrics
 from .breaker import Breaker, Refused
+from .cooperative import bounded_semaphore
 from .deadline import DeadlineAdapter, DeadlineExceeded, deadline
 from .models import InvalidOrder, Order, parse_order
 from .retries import FileflareRetry, retry_after_seconds, wire_number
@@ -129,8 +129,8 @@ class FileflareClient:
         self.timeout = float(timeout)
         self.max_bytes = max_bytes
         self.breaker = breaker
-        # Made with the app, in the worker: under gevent, a cooperative semaphore.
-        self.slots = threading.BoundedSemaphore(concurrency)
+        # Made with the app, in the worker: under gevent, gevent's semaphore.
+        self.slots = bounded_semaphore(concurrency)
         self.session = requests.Session()
         self.session.headers.update(
             {"Accept": "application/json", "User-Agent": "downloads-portal"}

@@ -12,16 +12,15 @@ import redis
 from cachelib.serializers import BaseSerializer
 from flask import Flask
 from flask_caching import Cache
-from gevent import monkey
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from ..cooperative import cooperative, readable
 
 #: How long a gevent worker blocks for Redis's answer before it waits cooperatively:
 #: enough for a local Redis, and little for the other requests of a worker to lose
 #: when Redis is slow.
 PROMPT_SECONDS = 0.002
-#: select() as the operating system gives it, even where gevent has patched it.
-blocking_select = monkey.get_original("select", "select")
 
 #: The shared cache of every app this process creates (each app its own backend).
 cache = Cache()
@@ -74,7 +73,7 @@ def redis_options(timeout: float, url: str) -> dict[str, Any]:
         "retry": Retry(NoBackoff(), 0),
     }
     # Passed for rediss:// or unix://, it would replace their own connections.
-    if monkey.is_module_patched("socket") and url.startswith("redis://"):
+    if cooperative() and url.startswith("redis://"):
         options["connection_class"] = PromptConnection
     return options
 
@@ -115,7 +114,7 @@ class PromptSocket:
     def _await(self) -> None:
         # A timeout of 0 is redis-py asking whether anything is there: no wait.
         if self._sock.gettimeout() != 0:
-            blocking_select([self._sock], [], [], PROMPT_SECONDS)
+            readable(self._sock, PROMPT_SECONDS)
 
 
 def lock_seconds(api_timeout: float) -> int:
