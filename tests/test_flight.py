@@ -183,3 +183,30 @@ def test_a_new_caller_is_told_of_fileflares_failure_not_of_a_refusal(
     assert type(failure.error) is type(error)
     assert (flight.usable(failure, time.time()) is not None) is told
     assert flight.usable(failure, time.time() + 1.5) is None
+
+
+def test_threads_queued_behind_a_fetch_take_its_answer_all_at_once() -> None:
+    # None waits for the one before it to finish with the answer (a convoy).
+    flight = single_flight(CountingCache(), HeldElsewhere(looks=0))
+    inside = threading.Barrier(4, timeout=10)
+    taken: list[Any] = []
+
+    def wait() -> None:
+        with flight.turn(KEY) as turn:
+            taken.append(turn.left)
+            inside.wait()  # all three inside their turns at once, and the test
+
+    entry = Entry(parse_order(fixtures.EXAMPLE_ORDER), time.time() + 1)
+    with flight.turn(KEY) as turn:
+        threads = [threading.Thread(target=wait) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for _ in range(1000):
+            if flight.threads._slots[KEY].users == 4:
+                break
+            time.sleep(0.01)
+        flight.fetched(turn, entry, 30)
+    inside.wait()
+    for thread in threads:
+        thread.join(10)
+    assert taken == [entry] * 3

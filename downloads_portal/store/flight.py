@@ -61,12 +61,15 @@ class SingleFlight:
         since = time.time()
         deadline = time.monotonic() + self.seconds
         queued = self.threads.acquire(key, self.seconds)
+        left = self.usable(self.threads.noted(key), since) if queued else None
+        if left is not None:
+            # Left by the thread before us in this process: the next in the queue
+            # may take it at once, not after this caller's page (a convoy).
+            self.threads.release(key)
+            yield Turn(key, left)
+            return
         try:
-            # The thread before us in this process may have the answer already.
-            left = self.usable(self.threads.noted(key), since) if queued else None
-            held = False
-            if left is None:
-                left, held = self.wait(key, since, deadline)
+            left, held = self.wait(key, since, deadline)
             if left is not None:
                 self.threads.note(key, left)
             turn = Turn(key, left)
