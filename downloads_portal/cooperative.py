@@ -8,6 +8,7 @@ wait at all, these ask the operating system directly.
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from typing import Any
@@ -15,8 +16,11 @@ from typing import Any
 import gevent.lock
 from gevent import monkey
 
-#: select() as the operating system gives it, even where gevent has patched it.
-blocking_select = monkey.get_original("select", "select")
+#: poll() as the operating system gives it, even where gevent has patched it (not
+#: select(), which refuses the descriptors past 1023 a busy worker reaches).
+blocking_poll = monkey.get_original("select", "poll")
+#: Something to read, or the other end gone.
+READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 def cooperative() -> bool:
@@ -35,4 +39,8 @@ def bounded_semaphore(value: int) -> Any:
 def readable(sock: socket.socket, seconds: float = 0.0) -> bool:
     """Whether ``sock`` has something to read, or was closed, within ``seconds``:
     blocking the whole worker that long at most, never yielding."""
-    return bool(blocking_select([sock], [], [], seconds)[0])
+    if sock.fileno() < 0:
+        return True  # closed here: reading it says so at once
+    poller = blocking_poll()
+    poller.register(sock.fileno(), READABLE)
+    return bool(poller.poll(seconds * 1000))
