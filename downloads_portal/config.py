@@ -170,7 +170,7 @@ KINDS: dict[str, Kind] = {
     "REDIS_TIMEOUT": number(0.01),
     "RETRY_AFTER_SECONDS": whole(1),
     "UPSTREAM_CONCURRENCY": whole(1),
-    "BREAKER_WINDOW_SECONDS": number(1),
+    "BREAKER_WINDOW_SECONDS": number(1, 600),
     "BREAKER_MIN_ORDERS": whole(1),
     "BREAKER_FAILURE_RATE": number(0.01, 1),
     "BREAKER_COOL_OFF_SECONDS": number(1),

@@ -37,6 +37,8 @@ BAD = [
     ("BREAKER_FAILURE_RATE", "1.5", "a number from 0.01 to 1"),
     ("BREAKER_FAILURE_RATE", "half", "a number from 0.01 to 1"),
     ("BREAKER_COOL_OFF_SECONDS", "-1", "a number"),
+    ("BREAKER_WINDOW_SECONDS", "3600", "a number from 1 to 600"),
+    ("FAILURE_CACHE_SECONDS", "-1", "a number of at least 0"),
     ("REDIS_TIMEOUT", "0", "a number"),
     ("REDIS_TIMEOUT", "9" * 400, "a number"),
     ("CACHE_THRESHOLD", "0", "a whole number"),
