@@ -23,8 +23,10 @@ from .security import fingerprint, install_log_redaction
 log = logging.getLogger(__name__)
 
 ORDERS_PATH = "/api/v2/customer-account-orders"
-#: The longest body of an answer other than 200 read to keep its connection.
+#: The longest body of an answer other than 200 read to keep its connection, and
+#: the longest wait for it: one that drips is left, with its connection.
 DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 0.05
 
 #: A number as the wire writes it: ASCII digits only (``str.isdigit`` takes "²").
 
@@ -264,10 +266,21 @@ class FileflareClient:
             raise UpstreamInvalid("not JSON") from None
 
     def _drain(self, response: requests.Response) -> None:
-        """Read a short answer's body to its end, so that its connection is kept:
-        a 404 or a 500 then costs no new connection (nor TLS handshake) after it."""
-        with suppress(UpstreamInvalid, HTTPError, OSError):
-            self._read_body(response, DRAIN_BYTES)
+        """Read a short answer's body to its end if it comes within
+        ``DRAIN_SECONDS``, so that its connection is kept: a 404 or a 500 then costs
+        no new connection (nor TLS handshake) after it. Else the connection is
+        dropped; the answer stands either way."""
+        sock = getattr(response.raw.connection, "sock", None)
+        if sock is None:
+            return
+        before = sock.gettimeout()
+        sock.settimeout(DRAIN_SECONDS)
+        try:
+            with suppress(UpstreamInvalid, HTTPError, OSError, DeadlineExceeded):
+                self._read_body(response, DRAIN_BYTES)
+        finally:
+            with suppress(OSError):
+                sock.settimeout(before)
 
     def _read_body(self, response: requests.Response, limit: int) -> bytes:
         """Read the body, decompressed, refusing more than ``limit`` bytes."""

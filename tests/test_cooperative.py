@@ -140,3 +140,16 @@ def test_redis_under_gevent_uses_the_prompt_connection() -> None:
     )
     # A local Redis answers within the 2 ms: a yield only if this machine stalls.
     assert counts[0] <= 10
+
+
+def test_redis_given_by_host_and_port_starts_under_gevent() -> None:
+    # flask-caching's CACHE_REDIS_HOST makes a client that takes no connection class.
+    require(redis_answers(REDIS_URL), f"no Redis at {REDIS_URL}")
+    switches(
+        """
+        from downloads_portal import create_app
+        app = create_app({"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": "127.0.0.1",
+                          "CACHE_REDIS_PORT": 6379, "CACHE_KEY_PREFIX": "coop-test:"})
+        assert app.test_client().get("/readyz").json["cache"] == "ok"
+        """
+    )

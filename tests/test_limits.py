@@ -155,3 +155,11 @@ def test_a_limit_for_every_request_still_applies(config, variable) -> None:
     config[variable] = "2 per minute"
     client = create_app(config).test_client()
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_limiter_turned_off_still_lets_the_app_start(config, serve) -> None:
+    serve(status=404)
+    config.update(RATELIMIT_ENABLED=False, NOT_FOUND_RATE_LIMIT="1 per minute")
+    client = create_app(config).test_client()
+    url = f"/account/orders/{TOKEN}"
+    assert [client.get(url).status_code for _ in range(3)] == [404] * 3

@@ -324,3 +324,31 @@ def test_a_long_error_body_is_not_read() -> None:
             client.fetch(TOKEN)
     server.stop()
     assert len(set(server.ports)) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(404, OrderNotFound), (500, UpstreamUnavailable)]
+)
+def test_an_error_whose_body_drips_keeps_its_status(
+    upstream, httpserver, status, error
+) -> None:
+    released = threading.Event()
+    body = b'{"error": "no such order, slowly"}'
+
+    def drip(request: Request) -> Response:
+        def bytes_one_by_one():
+            for byte in body:
+                if released.wait(0.3):
+                    return
+                yield bytes([byte])
+
+        length = {"Content-Length": str(len(body))}
+        return Response(bytes_one_by_one(), status=status, headers=length)
+
+    httpserver.expect_request(ORDERS_PATH).respond_with_handler(drip)
+    try:
+        with pytest.raises(error) as raised:
+            upstream.fetch(TOKEN)
+        assert "too slow" not in str(raised.value)
+    finally:
+        released.set()

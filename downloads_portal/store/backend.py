@@ -139,7 +139,9 @@ def cache_folder(app: Flask) -> str:
 def init_cache(app: Flask) -> Cache:
     """Set up the app's cache: JSON values, Redis that gives up, a file folder."""
     if backend_is(app, "RedisCache"):
-        url = str(app.config.get("CACHE_REDIS_URL") or "redis://")
+        # Without a URL (CACHE_REDIS_HOST and _PORT), cachelib makes a client that
+        # takes no connection class: the empty URL leaves it out.
+        url = str(app.config.get("CACHE_REDIS_URL") or "")
         options = redis_options(float(app.config["REDIS_TIMEOUT"]), url)
         app.config["CACHE_OPTIONS"] = {**options, **(app.config["CACHE_OPTIONS"] or {})}
     if backend_is(app, "FileSystemCache"):
