@@ -158,7 +158,7 @@ KINDS: dict[str, Kind] = {
     "ORDER_CACHE_SECONDS": whole(0),
     "STALE_ORDER_SECONDS": whole(0),
     "NOT_FOUND_CACHE_SECONDS": whole(0),
-    "FAILURE_CACHE_SECONDS": number(0),
+    "FAILURE_CACHE_SECONDS": number(0, 300),
     "CACHE_TYPE": TEXT,
     "CACHE_DIR": OPTIONAL_FOLDER,
     "CACHE_THRESHOLD": whole(1),

@@ -28,8 +28,6 @@ ORDERS_PATH = "/api/v2/customer-account-orders"
 DRAIN_BYTES = 64 * 1024
 DRAIN_SECONDS = 0.05
 
-#: A number as the wire writes it: ASCII digits only (``str.isdigit`` takes "²").
-
 
 class UpstreamError(Exception):
     """Base for everything that keeps an order page from being built."""

@@ -76,6 +76,19 @@ def test_a_failure_is_remembered_for_a_moment(
     assert upstream_calls(httpserver) == 2
 
 
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_remembered_failure_keeps_fileflares_retry_after(
+    client, serve, httpserver, clock, status
+) -> None:
+    serve(status=status, headers={"Retry-After": "20"})
+    assert client.get(URL).headers["Retry-After"] == "20"
+    clock.shift(2)
+    again = client.get(URL)
+    assert again.status_code == 503
+    assert again.headers["Retry-After"] == "18"  # what is left, not the default 30
+    assert upstream_calls(httpserver) == 1
+
+
 def test_a_failure_is_not_remembered_without_failure_cache_seconds(
     config, httpserver
 ) -> None:

@@ -21,7 +21,7 @@ from downloads_portal.store.cache import (
     Entry,
     Failure,
 )
-from downloads_portal.upstream import UpstreamInvalid
+from downloads_portal.upstream import UpstreamInvalid, UpstreamUnavailable
 
 from .conftest import REDIS_URL, TOKEN, upstream_calls
 
@@ -113,6 +113,22 @@ def test_a_failure_reads_back_as_its_kind_and_message() -> None:
     assert type(failure.error) is UpstreamInvalid
     assert str(failure.error) == "not JSON"
     assert Failure.from_json({"kind": "SystemExit", "failed_at": 1.0}) is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "left"),
+    [(20, 15.0), (1, 0.0), ("20", None), (True, None), (float("nan"), None)],
+)
+def test_a_failure_reads_back_with_the_wait_left(asked, left) -> None:
+    data = {"kind": "UpstreamUnavailable", "failed_at": time.time() - 5}
+    failure = Failure.from_json({**data, "retry_after": asked})
+    assert failure is not None
+    assert isinstance(failure.error, UpstreamUnavailable)
+    assert failure.error.told_to_wait
+    if left is None:
+        assert failure.error.retry_after is None
+    else:
+        assert failure.error.retry_after == pytest.approx(left, abs=0.5)
 
 
 def test_forget_fetches_the_order_anew(app, httpserver) -> None:

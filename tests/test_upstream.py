@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -126,6 +127,14 @@ def test_trickling_body_stops_at_the_deadline(upstream, httpserver) -> None:
         upstream.fetch(TOKEN)
 
 
+def dripping(body: bytes, released: threading.Event, every: float) -> Iterator[bytes]:
+    """Yield ``body`` a byte at a time, one every ``every`` seconds, until released."""
+    for byte in body:
+        if released.wait(every):
+            return
+        yield bytes([byte])
+
+
 def test_dripping_body_of_known_length_stops_at_the_deadline(
     upstream, httpserver
 ) -> None:
@@ -133,14 +142,8 @@ def test_dripping_body_of_known_length_stops_at_the_deadline(
     released = threading.Event()
 
     def drip(request: Request) -> Response:
-        def bytes_one_by_one():
-            for byte in body:
-                if released.wait(0.05):
-                    return
-                yield bytes([byte])
-
         return Response(
-            bytes_one_by_one(),
+            dripping(body, released, 0.05),
             content_type="application/json",
             headers={"Content-Length": str(len(body))},
         )
@@ -336,14 +339,8 @@ def test_an_error_whose_body_drips_keeps_its_status(
     body = b'{"error": "no such order, slowly"}'
 
     def drip(request: Request) -> Response:
-        def bytes_one_by_one():
-            for byte in body:
-                if released.wait(0.3):
-                    return
-                yield bytes([byte])
-
         length = {"Content-Length": str(len(body))}
-        return Response(bytes_one_by_one(), status=status, headers=length)
+        return Response(dripping(body, released, 0.3), status=status, headers=length)
 
     httpserver.expect_request(ORDERS_PATH).respond_with_handler(drip)
     try:

@@ -108,11 +108,15 @@ class Failure:
     failed_at: float
 
     def to_json(self) -> dict[str, Any]:
-        """Return the failure as its kind, message and time."""
+        """Return the failure as its kind, message, time, and how long Fileflare
+        asked us to wait, if it did."""
         kind = next(
             c.__name__ for c in type(self.error).__mro__ if c.__name__ in ERRORS
         )
-        return {"kind": kind, "message": str(self.error), "failed_at": self.failed_at}
+        data = {"kind": kind, "message": str(self.error), "failed_at": self.failed_at}
+        if isinstance(self.error, UpstreamUnavailable) and self.error.told_to_wait:
+            data["retry_after"] = self.error.retry_after
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Failure | None:
@@ -123,7 +127,24 @@ class Failure:
         failed_at = _time(data.get("failed_at"))
         if error is None or failed_at is None:
             return None
-        return cls(error(str(data.get("message", ""))), failed_at)
+        message = str(data.get("message", ""))
+        if issubclass(error, UpstreamUnavailable) and "retry_after" in data:
+            return cls(error(message, _wait_left(data, failed_at), True), failed_at)
+        return cls(error(message), failed_at)
+
+
+#: What a fetcher leaves for those waiting on it: an entry, or its failure.
+Left = Entry | Failure
+
+
+def _wait_left(data: dict[str, Any], failed_at: float) -> float | None:
+    """Return what is left of the wait Fileflare asked for at ``failed_at``."""
+    asked = data["retry_after"]
+    if isinstance(asked, bool) or not isinstance(asked, int | float):
+        return None
+    if not math.isfinite(asked):
+        return None
+    return max(asked - (time.time() - failed_at), 0.0)
 
 
 def _add_and_get_many(
@@ -142,13 +163,11 @@ def _add_and_get_many(
     return bool(added), [backend.serializer.loads(v) for v in values]
 
 
-#: What a fetcher leaves for those waiting on it: an entry, or its failure.
-Left = Entry | Failure
-
-
 def _set_many_and_delete(
     backend: BaseRedisCache, writes: dict[str, tuple[Any, int]], key: str
 ) -> None:
+    """On Redis, one round trip: a ``SET`` with its expiry for each write, then
+    ``DEL``."""
     prefix = backend._get_prefix()
     pipe = backend._write_client.pipeline(transaction=False)
     for name, (value, seconds) in writes.items():

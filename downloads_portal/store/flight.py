@@ -138,20 +138,19 @@ class SingleFlight:
 
     def usable(self, left: Left | None, since: float) -> Left | None:
         """Return ``left`` if a caller that came at ``since`` may take it: a fresh
-        entry, or one fetched since then; a failure since then, or one remembered
-        still; else None."""
+        entry, or one fetched since then; a failure it may be told; else None."""
         if isinstance(left, Entry) and (self.fresh(left) or left.fetched_at >= since):
             return left
-        # A failure to come was planted (cache.py); one older than ``since`` is
-        # taken only while remembered: Fileflare's answer, never our own refusal.
-        if isinstance(left, Failure) and left.failed_at >= since - self.memory(left):
+        if isinstance(left, Failure) and self.remembered(left, since):
             return left
         return None
 
-    def memory(self, failure: Failure) -> float:
-        """Return how long ``failure`` is told to callers that came after it."""
+    def remembered(self, failure: Failure, since: float) -> bool:
+        """Whether a caller that came at ``since`` is told of ``failure``: one since
+        then, or Fileflare's (never our own refusal) within ``failure_seconds``
+        before. One to come was planted (cache.py)."""
         refused = isinstance(failure.error, UpstreamRefused)
-        return 0.0 if refused else self.failure_seconds
+        return failure.failed_at >= since - (0.0 if refused else self.failure_seconds)
 
     def fetched(self, turn: Turn, entry: Entry, seconds: int) -> None:
         """Hand what the fetcher got to the threads of this process queued for it,
