@@ -117,7 +117,14 @@ def test_a_failure_reads_back_as_its_kind_and_message() -> None:
 
 @pytest.mark.parametrize(
     ("asked", "left"),
-    [(20, 15.0), (1, 0.0), ("20", None), (True, None), (float("nan"), None)],
+    [
+        (20, 15.0),
+        (1, 0.0),
+        ("20", None),
+        (True, None),
+        (float("nan"), None),
+        (10**400, None),
+    ],
 )
 def test_a_failure_reads_back_with_the_wait_left(asked, left) -> None:
     data = {"kind": "UpstreamUnavailable", "failed_at": time.time() - 5}

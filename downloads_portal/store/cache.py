@@ -62,14 +62,24 @@ def cache_key(token: str) -> str:
     return f"order:v{CACHE_VERSION}:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def _time(value: Any) -> float | None:
-    """Read a timestamp from JSON: a number, not a boolean, and not to come."""
+def _number(value: Any) -> float | None:
+    """Read a number from JSON: not a boolean, and finite (json.loads reads NaN,
+    the infinities, and integers too large for a float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    # Refuses NaN and the infinities (json.loads reads them) and huge integers too.
-    if not 0 <= value <= time.time() + CLOCK_SKEW_SECONDS:
+    try:
+        number = float(value)
+    except OverflowError:
         return None
-    return float(value)
+    return number if math.isfinite(number) else None
+
+
+def _time(value: Any) -> float | None:
+    """Read a timestamp from JSON: a number, and not to come."""
+    number = _number(value)
+    if number is None or not 0 <= number <= time.time() + CLOCK_SKEW_SECONDS:
+        return None
+    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +149,8 @@ Left = Entry | Failure
 
 def _wait_left(data: dict[str, Any], failed_at: float) -> float | None:
     """Return what is left of the wait Fileflare asked for at ``failed_at``."""
-    asked = data["retry_after"]
-    if isinstance(asked, bool) or not isinstance(asked, int | float):
-        return None
-    if not math.isfinite(asked):
+    asked = _number(data["retry_after"])
+    if asked is None:
         return None
     return max(asked - (time.time() - failed_at), 0.0)
 
