@@ -25,14 +25,11 @@ from ..upstream import (
     UpstreamUnavailable,
 )
 from .backend import file_lock_folder, init_cache, lock_seconds
-from .cache import Entry, Failure, SafeCache, cache_key
+from .cache import Entry, Failure, Looked, SafeCache, cache_key
 from .files import BoundedFileSystemCache
 from .flight import SingleFlight, Turn
 from .local import LocalEntries
 from .locks import CacheLocks, FileLocks, Lock
-
-#: A key's entry and its last failure, as read from the shared cache.
-Looked = tuple[Entry | None, Failure | None]
 
 __all__ = ["OrderStore", "OrderView", "cache_key", "get_store", "init_app"]
 
@@ -94,9 +91,8 @@ class OrderStore:
         if entry is not None and self._fresh(entry):
             return self._hit(key, self.local.keep(key, entry))
         # Fileflare failed on this order a moment ago: it is not asked again yet.
-        remembered = self.flight.usable(failure, time.time())
-        if isinstance(remembered, Failure):
-            return self._fallback(key, entry, remembered.error)
+        if failure is not None and self.flight.remembered(failure, time.time()):
+            return self._fallback(key, entry, failure.error)
         refused = self.source.refusal()
         if refused is not None:
             # The breaker is open: no fetch to wait for, no lock to take.

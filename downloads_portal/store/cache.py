@@ -145,6 +145,8 @@ class Failure:
 
 #: What a fetcher leaves for those waiting on it: an entry, or its failure.
 Left = Entry | Failure
+#: A key's entry and its last failure, as read from the shared cache.
+Looked = tuple[Entry | None, Failure | None]
 
 
 def _wait_left(data: dict[str, Any], failed_at: float) -> float | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..upstream import UpstreamRefused
-from .cache import Entry, Failure, Left, SafeCache
+from .cache import Entry, Failure, Left, Looked, SafeCache
 from .locks import CacheLocks, KeyLocks, Lock
 
 #: How soon a waiter first looks for the fetcher's answer; each look waits longer
@@ -110,7 +110,7 @@ class SingleFlight:
             time.sleep(min(pause, deadline - now))
             pause = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
 
-    def look(self, key: str) -> tuple[Entry | None, Failure | None]:
+    def look(self, key: str) -> Looked:
         """Read the key's entry and its last failure, in one round trip."""
         return self._read(self.cache.get_many(*self._keys(key)))
 
@@ -131,7 +131,7 @@ class SingleFlight:
         """Return where the key's entry and its last failure are kept."""
         return key, f"{key}:failed"
 
-    def _read(self, found: list[Any]) -> tuple[Entry | None, Failure | None]:
+    def _read(self, found: list[Any]) -> Looked:
         data, failed = found
         entry = self.cache.read(data, Entry.from_json)
         return entry, self.cache.read(failed, Failure.from_json)
