@@ -133,16 +133,15 @@ def inert(value: object) -> Markup:
     return Markup(str.replace(text, "}", "&#125;"))
 
 
-#: The headers every answer carries unless it has its own, as (name, lowercase
-#: name, value).
+#: The headers every answer carries unless it has its own.
 COMMON_HEADERS = (
-    ("Referrer-Policy", "referrer-policy", "no-referrer"),
-    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
 )
 #: ...and those of an answer that is not embedded in the store's page.
 PAGE_HEADERS = COMMON_HEADERS + (
-    ("Content-Security-Policy", "content-security-policy", CONTENT_SECURITY_POLICY),
-    ("X-Frame-Options", "x-frame-options", "DENY"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Frame-Options", "DENY"),
 )
 
 
@@ -158,8 +157,8 @@ def set_security_headers(response: Response) -> Response:
     present = header_names(headers)
     # An embedded answer becomes part of the store's page: a policy of ours would
     # either be dropped by Shopify or break the store's own scripts and styles.
-    for name, lower, value in COMMON_HEADERS if g.get("embedded") else PAGE_HEADERS:
-        if lower not in present:
+    for name, value in COMMON_HEADERS if g.get("embedded") else PAGE_HEADERS:
+        if name.lower() not in present:
             headers.add(name, value)
     if request.endpoint != "static":
         headers["Cache-Control"] = "private, no-store"
