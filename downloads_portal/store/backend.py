@@ -1,4 +1,4 @@
-"""The cache backend: which one, Redis options, JSON values, the lock folder."""
+"""The cache backend: which one, Redis options and pipelines, JSON, the lock folder."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 from typing import IO, Any
 
 import redis
+from cachelib.redis_base import BaseRedisCache
 from cachelib.serializers import BaseSerializer
 from flask import Flask
 from flask_caching import Cache
@@ -115,6 +116,35 @@ class PromptSocket:
         # A timeout of 0 is redis-py asking whether anything is there: no wait.
         if self._sock.gettimeout() != 0:
             readable(self._sock, PROMPT_SECONDS)
+
+
+def redis_add_and_get_many(
+    backend: BaseRedisCache, key: str, value: Any, timeout: int, keys: tuple[str, ...]
+) -> tuple[bool, list[Any]]:
+    """On Redis, one round trip: ``SET NX EX`` (cachelib's ``add`` is ``SETNX``,
+    then ``EXPIRE``: two trips, and a lock left forever by a worker killed between
+    them), then ``MGET``."""
+    prefix = backend._get_prefix()
+    pipe = backend._write_client.pipeline(transaction=False)
+    pipe.set(prefix + key, backend.serializer.dumps(value), nx=True, ex=timeout)
+    if keys:
+        pipe.mget([prefix + k for k in keys])
+    added, *found = pipe.execute()
+    values = found[0] if found else []
+    return bool(added), [backend.serializer.loads(v) for v in values]
+
+
+def redis_set_many_and_delete(
+    backend: BaseRedisCache, writes: dict[str, tuple[Any, int]], key: str
+) -> None:
+    """On Redis, one round trip: a ``SET`` with its expiry for each write, then
+    ``DEL``."""
+    prefix = backend._get_prefix()
+    pipe = backend._write_client.pipeline(transaction=False)
+    for name, (value, seconds) in writes.items():
+        pipe.set(prefix + name, backend.serializer.dumps(value), ex=seconds)
+    pipe.delete(prefix + key)
+    pipe.execute()
 
 
 def lock_seconds(api_timeout: float) -> int:

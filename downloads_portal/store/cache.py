@@ -24,6 +24,7 @@ from ..upstream import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
+from .backend import redis_add_and_get_many, redis_set_many_and_delete
 
 log = logging.getLogger(__name__)
 
@@ -157,35 +158,6 @@ def _wait_left(data: dict[str, Any], failed_at: float) -> float | None:
     return max(asked - (time.time() - failed_at), 0.0)
 
 
-def _add_and_get_many(
-    backend: BaseRedisCache, key: str, value: Any, timeout: int, keys: tuple[str, ...]
-) -> tuple[bool, list[Any]]:
-    """On Redis, one round trip: ``SET NX EX`` (cachelib's ``add`` is ``SETNX``,
-    then ``EXPIRE``: two trips, and a lock left forever by a worker killed between
-    them), then ``MGET``."""
-    prefix = backend._get_prefix()
-    pipe = backend._write_client.pipeline(transaction=False)
-    pipe.set(prefix + key, backend.serializer.dumps(value), nx=True, ex=timeout)
-    if keys:
-        pipe.mget([prefix + k for k in keys])
-    added, *found = pipe.execute()
-    values = found[0] if found else []
-    return bool(added), [backend.serializer.loads(v) for v in values]
-
-
-def _set_many_and_delete(
-    backend: BaseRedisCache, writes: dict[str, tuple[Any, int]], key: str
-) -> None:
-    """On Redis, one round trip: a ``SET`` with its expiry for each write, then
-    ``DEL``."""
-    prefix = backend._get_prefix()
-    pipe = backend._write_client.pipeline(transaction=False)
-    for name, (value, seconds) in writes.items():
-        pipe.set(prefix + name, backend.serializer.dumps(value), ex=seconds)
-    pipe.delete(prefix + key)
-    pipe.execute()
-
-
 class Warnings:
     """A logger's warnings, written at most once a minute: a failure that lasts
     must not write a line for every page."""
@@ -251,7 +223,7 @@ class SafeCache:
         stored (None when the cache cannot say), and the data found."""
         if isinstance(self.backend, BaseRedisCache):
             done = self._call(
-                None, _add_and_get_many, self.backend, key, value, timeout, keys
+                None, redis_add_and_get_many, self.backend, key, value, timeout, keys
             )
             return done if done is not None else (None, [None] * len(keys))
         taken = self._call(None, self.cache.add, key, value, timeout=timeout)
@@ -265,7 +237,7 @@ class SafeCache:
         """Store each JSON value for its seconds, then remove ``key``: one round
         trip on Redis."""
         if isinstance(self.backend, BaseRedisCache):
-            self._call(None, _set_many_and_delete, self.backend, writes, key)
+            self._call(None, redis_set_many_and_delete, self.backend, writes, key)
             return
         for name, (value, seconds) in writes.items():
             self.set(name, value, seconds)
